@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/blob"
+	"github.com/vellum-sign/vellum/internal/config"
+	"github.com/vellum-sign/vellum/internal/db"
+	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/jobs"
+)
+
+// app holds the built components of one process.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *db.DB
+	redisOpt asynq.RedisConnOpt
+	redis    redis.UniversalClient
+	blob     blob.Store
+	registry *prometheus.Registry
+	outbox   *jobs.Outbox
+	queue    *asynq.Client
+	accounts *account.Service
+
+	closers []func()
+}
+
+func newLogger(cfg *config.Config, w *os.File) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// buildApp connects to everything the configuration names. checkSchema
+// refuses a database that is not at this binary's schema.
+func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobStore blob.Store, checkSchema bool) (*app, error) {
+	a := &app{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if a.db, err = db.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("VELLUM_DATABASE_URL: %w", err)
+	}
+	a.closers = append(a.closers, func() { _ = a.db.Close() })
+	if checkSchema {
+		if err := a.db.CheckSchema(ctx); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
+	if a.redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
+		a.close()
+		return nil, fmt.Errorf("VELLUM_REDIS_URL: %w", err)
+	}
+	rc, ok := a.redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		a.close()
+		return nil, errors.New("VELLUM_REDIS_URL: unsupported Redis connection type")
+	}
+	a.redis = rc
+	a.closers = append(a.closers, func() { _ = rc.Close() })
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rc.Ping(pingCtx).Err(); err != nil {
+		a.close()
+		return nil, fmt.Errorf("VELLUM_REDIS_URL: connect to Redis: %w", err)
+	}
+	if blobStore == nil {
+		if blobStore, err = openBlob(ctx, cfg.Blob); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
+	a.blob = blobStore
+	a.queue = asynq.NewClientFromRedisClient(rc)
+	a.outbox = jobs.NewOutbox(a.db)
+	a.accounts = account.NewService(a.db)
+	return a, nil
+}
+
+func openBlob(ctx context.Context, c config.BlobConfig) (blob.Store, error) {
+	switch c.Backend {
+	case "fs":
+		s, err := blob.NewFSStore(c.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("VELLUM_BLOB_DIR: %w", err)
+		}
+		return s, nil
+	default:
+		s, err := blob.NewS3Store(ctx, blob.S3Config{
+			Endpoint: c.S3Endpoint, Region: c.S3Region, Bucket: c.S3Bucket,
+			AccessKeyID: c.S3AccessKeyID, SecretAccessKey: c.S3SecretAccessKey,
+			UsePathStyle: c.S3PathStyle, Prefix: c.S3Prefix,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("VELLUM_S3_*: %w", err)
+		}
+		return s, nil
+	}
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// registerTasks wires every task handler into the worker. Domain packages
+// add theirs here as they arrive.
+func (a *app) registerTasks(w *jobs.Worker) {}
+
+// mounts lists the route groups the API process serves.
+func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) { return nil }
+
+// runOptions says which parts a process runs.
+type runOptions struct {
+	api    bool // the public API and signer pages
+	worker bool // the Asynq worker pool
+}
+
+// run serves until ctx ends, then shuts down gracefully: stop accepting,
+// finish in-flight requests, stop fetching tasks and let running ones finish
+// within the grace period.
+func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
+	var wg sync.WaitGroup
+	dispCtx, stopDispatcher := context.WithCancel(context.WithoutCancel(ctx))
+	disp := jobs.NewDispatcher(a.db, a.outbox, a.queue, jobs.DispatcherConfig{RelayAfter: a.cfg.RelayAfter}, a.log.With("component", "outbox"))
+	wg.Add(1)
+	go func() { defer wg.Done(); disp.Run(dispCtx) }()
+
+	var worker *jobs.Worker
+	if opts.worker {
+		worker = jobs.NewWorker(a.db, a.redisOpt, jobs.WorkerConfig{
+			Concurrency: a.cfg.WorkerConcurrency, ShutdownTimeout: a.cfg.ShutdownTimeout,
+			Logger: a.log.With("component", "worker"), Registerer: a.registry,
+		})
+		a.registerTasks(worker)
+		if err := worker.Start(); err != nil {
+			stopDispatcher()
+			wg.Wait()
+			return err
+		}
+	}
+
+	deps := httpapi.Deps{
+		Log: a.log, Registry: a.registry, Accounts: a.accounts,
+		Ready:    map[string]httpapi.Pinger{"database": a.db, "redis": redisPinger{a.redis}, "storage": a.blob},
+		OpsToken: a.cfg.OpsToken,
+	}
+	if opts.api {
+		deps.Mount = a.mounts()
+	}
+	if a.cfg.OpsToken != "" {
+		deps.Queues = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: a.redisOpt})
+	}
+	e := httpapi.New(deps)
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		a.log.Warn("http shutdown", "err", serr)
+	}
+	if worker != nil {
+		worker.Shutdown()
+	}
+	stopDispatcher()
+	wg.Wait()
+	a.log.Info("stopped")
+	return err
+}
+
+type redisPinger struct{ c redis.UniversalClient }
+
+func (r redisPinger) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }

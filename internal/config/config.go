@@ -1,0 +1,265 @@
+// Package config is Vellum's one configuration struct, read from VELLUM_*
+// environment variables (flags override some) and validated before anything
+// starts, with errors that name the variable to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything a Vellum process needs to know.
+type Config struct {
+	// Addr is the HTTP listen address (VELLUM_ADDR).
+	Addr string
+	// PublicURL is the externally visible base URL, used in signUrl links,
+	// certificate AIA/CRL URLs and e-mails (VELLUM_PUBLIC_URL).
+	PublicURL string
+
+	DatabaseURL string // VELLUM_DATABASE_URL
+	RedisURL    string // VELLUM_REDIS_URL
+
+	Blob BlobConfig
+	SMTP SMTPConfig
+
+	// OpsToken guards /ops/queues; empty disables the dashboard (VELLUM_OPS_TOKEN).
+	OpsToken string
+
+	LogLevel  string // VELLUM_LOG_LEVEL: debug, info, warn, error
+	LogFormat string // VELLUM_LOG_FORMAT: json or text
+
+	WorkerConcurrency int           // VELLUM_WORKER_CONCURRENCY
+	ShutdownTimeout   time.Duration // VELLUM_SHUTDOWN_TIMEOUT
+	// RelayAfter is how long an enqueued task may stay unfinished before the
+	// outbox hands it to Redis again (VELLUM_OUTBOX_RELAY_AFTER).
+	RelayAfter time.Duration
+
+	// DataDir holds everything `vellum dev` keeps (VELLUM_DATA_DIR).
+	DataDir string
+	// DevAPIKey makes `vellum dev` use this test key (VELLUM_DEV_API_KEY).
+	DevAPIKey string
+}
+
+// BlobConfig selects and configures blob storage.
+type BlobConfig struct {
+	Backend string // VELLUM_BLOB_BACKEND: s3 or fs
+	Dir     string // VELLUM_BLOB_DIR, for fs
+
+	S3Endpoint        string // VELLUM_S3_ENDPOINT
+	S3Region          string // VELLUM_S3_REGION
+	S3Bucket          string // VELLUM_S3_BUCKET
+	S3AccessKeyID     string // VELLUM_S3_ACCESS_KEY_ID
+	S3SecretAccessKey string // VELLUM_S3_SECRET_ACCESS_KEY
+	S3PathStyle       bool   // VELLUM_S3_PATH_STYLE
+	S3Prefix          string // VELLUM_S3_PREFIX
+}
+
+// SMTPConfig configures outgoing mail.
+type SMTPConfig struct {
+	Host     string // VELLUM_SMTP_HOST
+	Port     int    // VELLUM_SMTP_PORT
+	Username string // VELLUM_SMTP_USERNAME
+	Password string // VELLUM_SMTP_PASSWORD
+	From     string // VELLUM_SMTP_FROM
+	// TLS is "starttls" (default), "tls" (implicit) or "none".
+	TLS string // VELLUM_SMTP_TLS
+}
+
+// Var describes one environment variable, for --help and the README table.
+type Var struct {
+	Name, Default, Help string
+}
+
+// Vars lists every variable Load reads.
+var Vars = []Var{
+	{"VELLUM_ADDR", ":8080", "HTTP listen address"},
+	{"VELLUM_PUBLIC_URL", "http://localhost:8080", "externally visible base URL (signUrl links, PKI URLs, e-mails)"},
+	{"VELLUM_DATABASE_URL", "", "postgres://user:pass@host:5432/db?sslmode=disable (required for serve, worker, migrate)"},
+	{"VELLUM_REDIS_URL", "", "redis://[:pass@]host:6379/0, rediss://…, or redis-sentinel://… (required for serve, worker)"},
+	{"VELLUM_BLOB_BACKEND", "s3", "s3 or fs"},
+	{"VELLUM_BLOB_DIR", "", "directory for the fs backend"},
+	{"VELLUM_S3_ENDPOINT", "", "S3-compatible endpoint URL; empty means AWS"},
+	{"VELLUM_S3_REGION", "us-east-1", "S3 region"},
+	{"VELLUM_S3_BUCKET", "", "bucket (required for the s3 backend)"},
+	{"VELLUM_S3_ACCESS_KEY_ID", "", "static access key; empty uses the AWS default credential chain"},
+	{"VELLUM_S3_SECRET_ACCESS_KEY", "", "static secret key"},
+	{"VELLUM_S3_PATH_STYLE", "false", "path-style bucket addressing (most self-hosted S3 servers)"},
+	{"VELLUM_S3_PREFIX", "", "key prefix inside the bucket"},
+	{"VELLUM_SMTP_HOST", "", "SMTP server host; empty logs mail instead of sending"},
+	{"VELLUM_SMTP_PORT", "587", "SMTP port"},
+	{"VELLUM_SMTP_USERNAME", "", "SMTP user"},
+	{"VELLUM_SMTP_PASSWORD", "", "SMTP password"},
+	{"VELLUM_SMTP_FROM", "Vellum <no-reply@localhost>", "sender address"},
+	{"VELLUM_SMTP_TLS", "starttls", "starttls, tls or none"},
+	{"VELLUM_OPS_TOKEN", "", "operator token for /ops/queues (empty: dashboard off)"},
+	{"VELLUM_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"VELLUM_LOG_FORMAT", "json", "json or text"},
+	{"VELLUM_WORKER_CONCURRENCY", "10", "tasks run at once per worker process"},
+	{"VELLUM_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and tasks on SIGTERM"},
+	{"VELLUM_OUTBOX_RELAY_AFTER", "1m", "re-enqueue an unfinished task after this long"},
+	{"VELLUM_DATA_DIR", "./.vellum", "vellum dev: where the SQLite file, blobs and dev PKI live"},
+	{"VELLUM_DEV_API_KEY", "", "vellum dev: use this sk_test_… key instead of generating one"},
+}
+
+// Load reads the environment, applying defaults. It does not validate; call
+// one of the Validate methods for the command being run.
+func Load() (*Config, error) {
+	get := func(name string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return strings.TrimSpace(v)
+		}
+		for _, v := range Vars {
+			if v.Name == name {
+				return v.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	intVar := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, get(name)))
+		}
+		return n
+	}
+	boolVar := func(name string) bool {
+		b, err := strconv.ParseBool(get(name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, get(name)))
+		}
+		return b
+	}
+	durVar := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration like 30s or 2m", name, get(name)))
+		}
+		return d
+	}
+	c := &Config{
+		Addr:        get("VELLUM_ADDR"),
+		PublicURL:   strings.TrimRight(get("VELLUM_PUBLIC_URL"), "/"),
+		DatabaseURL: get("VELLUM_DATABASE_URL"),
+		RedisURL:    get("VELLUM_REDIS_URL"),
+		Blob: BlobConfig{
+			Backend:           get("VELLUM_BLOB_BACKEND"),
+			Dir:               get("VELLUM_BLOB_DIR"),
+			S3Endpoint:        get("VELLUM_S3_ENDPOINT"),
+			S3Region:          get("VELLUM_S3_REGION"),
+			S3Bucket:          get("VELLUM_S3_BUCKET"),
+			S3AccessKeyID:     get("VELLUM_S3_ACCESS_KEY_ID"),
+			S3SecretAccessKey: get("VELLUM_S3_SECRET_ACCESS_KEY"),
+			S3PathStyle:       boolVar("VELLUM_S3_PATH_STYLE"),
+			S3Prefix:          get("VELLUM_S3_PREFIX"),
+		},
+		SMTP: SMTPConfig{
+			Host:     get("VELLUM_SMTP_HOST"),
+			Port:     intVar("VELLUM_SMTP_PORT"),
+			Username: get("VELLUM_SMTP_USERNAME"),
+			Password: get("VELLUM_SMTP_PASSWORD"),
+			From:     get("VELLUM_SMTP_FROM"),
+			TLS:      get("VELLUM_SMTP_TLS"),
+		},
+		OpsToken:          get("VELLUM_OPS_TOKEN"),
+		LogLevel:          get("VELLUM_LOG_LEVEL"),
+		LogFormat:         get("VELLUM_LOG_FORMAT"),
+		WorkerConcurrency: intVar("VELLUM_WORKER_CONCURRENCY"),
+		ShutdownTimeout:   durVar("VELLUM_SHUTDOWN_TIMEOUT"),
+		RelayAfter:        durVar("VELLUM_OUTBOX_RELAY_AFTER"),
+		DataDir:           get("VELLUM_DATA_DIR"),
+		DevAPIKey:         get("VELLUM_DEV_API_KEY"),
+	}
+	return c, errors.Join(errs...)
+}
+
+// ValidateCommon checks what every server command needs.
+func (c *Config) ValidateCommon() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("VELLUM_ADDR: must not be empty"))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("VELLUM_PUBLIC_URL: %q is not an absolute http(s) URL", c.PublicURL))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("VELLUM_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("VELLUM_LOG_FORMAT: %q is not json or text", c.LogFormat))
+	}
+	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 1000 {
+		errs = append(errs, fmt.Errorf("VELLUM_WORKER_CONCURRENCY: %d is not between 1 and 1000", c.WorkerConcurrency))
+	}
+	if c.OpsToken != "" && len(c.OpsToken) < 16 {
+		errs = append(errs, errors.New("VELLUM_OPS_TOKEN: must be at least 16 characters"))
+	}
+	switch c.SMTP.TLS {
+	case "starttls", "tls", "none":
+	default:
+		errs = append(errs, fmt.Errorf("VELLUM_SMTP_TLS: %q is not starttls, tls or none", c.SMTP.TLS))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateDatabase checks the database URL (migrate and every server).
+func (c *Config) ValidateDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("VELLUM_DATABASE_URL: required (postgres://user:pass@host:5432/db?sslmode=disable)")
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") &&
+		!strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		return errors.New("VELLUM_DATABASE_URL: must start with postgres://, postgresql:// or sqlite://")
+	}
+	return nil
+}
+
+// ValidateServer checks what `serve` and `worker` need beyond the common part.
+func (c *Config) ValidateServer() error {
+	errs := []error{c.ValidateCommon(), c.ValidateDatabase()}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("VELLUM_REDIS_URL: required (redis://host:6379/0)"))
+	}
+	switch c.Blob.Backend {
+	case "s3":
+		if c.Blob.S3Bucket == "" {
+			errs = append(errs, errors.New("VELLUM_S3_BUCKET: required when VELLUM_BLOB_BACKEND=s3"))
+		}
+		if c.Blob.S3Endpoint != "" {
+			if u, err := url.Parse(c.Blob.S3Endpoint); err != nil || u.Scheme == "" || u.Host == "" {
+				errs = append(errs, fmt.Errorf("VELLUM_S3_ENDPOINT: %q is not an absolute URL", c.Blob.S3Endpoint))
+			}
+		}
+		if (c.Blob.S3AccessKeyID == "") != (c.Blob.S3SecretAccessKey == "") {
+			errs = append(errs, errors.New("VELLUM_S3_ACCESS_KEY_ID and VELLUM_S3_SECRET_ACCESS_KEY: set both or neither"))
+		}
+	case "fs":
+		if c.Blob.Dir == "" {
+			errs = append(errs, errors.New("VELLUM_BLOB_DIR: required when VELLUM_BLOB_BACKEND=fs"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("VELLUM_BLOB_BACKEND: %q is not s3 or fs", c.Blob.Backend))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateDev checks what `vellum dev` needs.
+func (c *Config) ValidateDev() error {
+	errs := []error{c.ValidateCommon()}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("VELLUM_DATA_DIR / --data-dir: must not be empty"))
+	}
+	if c.DevAPIKey != "" && (!strings.HasPrefix(c.DevAPIKey, "sk_test_") || len(c.DevAPIKey) < len("sk_test_")+16) {
+		errs = append(errs, errors.New("VELLUM_DEV_API_KEY: must be sk_test_ followed by at least 16 characters"))
+	}
+	return errors.Join(errs...)
+}

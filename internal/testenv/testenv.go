@@ -1,0 +1,39 @@
+// Package testenv gives each test package its own real services: a freshly
+// migrated PostgreSQL database, a private Redis database and an S3 server.
+// Nothing is mocked; when a service is missing the helpers fail with the
+// command that starts it.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Env var names that point the harness at other servers.
+const (
+	EnvPostgresURL = "VELLUM_TEST_DATABASE_URL"
+	EnvRedisURL    = "VELLUM_TEST_REDIS_URL"
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// uniqueName builds a lower-case identifier safe for database names.
+func uniqueName(label string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	label = nonIdent.ReplaceAllString(strings.ToLower(label), "_")
+	if len(label) > 30 {
+		label = label[:30]
+	}
+	return "vellum_test_" + label + "_" + hex.EncodeToString(b)
+}
