@@ -151,4 +151,3 @@ func RequireAPIKey(accounts *account.Service) echo.MiddlewareFunc {
 		}
 	}
 }
-

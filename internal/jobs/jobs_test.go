@@ -286,4 +286,3 @@ func TestTask_RejectsMissingKeyAndUnknownQueue(t *testing.T) {
 		}
 	}
 }
-
