@@ -24,6 +24,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(crashChildEnv); path != "" {
+		runCrashChild(path)
+	}
 	ctx := context.Background()
 	var err error
 	if pg, err = testenv.StartPostgres(ctx, "jobs"); err != nil {

@@ -23,6 +23,15 @@ type Postgres struct {
 // StartPostgres creates a new database named after label, applies every
 // migration and returns it; Close drops it.
 func StartPostgres(ctx context.Context, label string) (*Postgres, error) {
+	return startPostgres(ctx, label, true)
+}
+
+// StartEmptyPostgres creates a new database without applying migrations.
+func StartEmptyPostgres(ctx context.Context, label string) (*Postgres, error) {
+	return startPostgres(ctx, label, false)
+}
+
+func startPostgres(ctx context.Context, label string, migrate bool) (*Postgres, error) {
 	adminURL := envOr(EnvPostgresURL, defaultPostgresURL)
 	admin, err := db.Open(ctx, adminURL)
 	if err != nil {
@@ -46,6 +55,9 @@ func StartPostgres(ctx context.Context, label string) (*Postgres, error) {
 	if err != nil {
 		p.Close()
 		return nil, err
+	}
+	if !migrate {
+		return p, nil
 	}
 	if _, err := p.DB.Migrate(ctx); err != nil {
 		p.Close()

@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vellum-sign/vellum/internal/testenv"
+)
+
+func TestDev_PrintsKeyServesReadyAndKeepsStateAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	dev := start(t, nil, "dev", "--addr", addr, "--data-dir", dir)
+	key := dev.waitLine("API key:", 60*time.Second)
+	if !strings.HasPrefix(key, "sk_test_") || len(key) < 40 {
+		t.Fatalf("printed key %q is not a test key", key)
+	}
+	resp, body := get(t, "http://"+addr+"/readyz", key)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"database":"ok"`) ||
+		!strings.Contains(body, `"redis":"ok"`) || !strings.Contains(body, `"storage":"ok"`) {
+		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Operation-Id") == "" {
+		t.Error("response has no Operation-Id")
+	}
+	_, metrics := get(t, "http://"+addr+"/metrics", "")
+	if !strings.Contains(metrics, `vellum_http_request_duration_seconds_bucket{method="GET",route="/readyz",status="200"`) {
+		t.Errorf("metrics lack the readyz latency histogram:\n%.2000s", metrics)
+	}
+	if err := dev.stop(30 * time.Second); err != nil {
+		t.Fatalf("graceful shutdown exited with %v", err)
+	}
+	if !strings.Contains(dev.Stderr(), "request_id=") {
+		t.Error("request logs carry no request_id")
+	}
+
+	// Same data dir: same account and key.
+	dev2 := start(t, nil, "dev", "--addr", addr, "--data-dir", dir)
+	if again := dev2.waitLine("API key:", 60*time.Second); again != key {
+		t.Fatalf("key after restart %q, want %q", again, key)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vellum.db")); err != nil {
+		t.Fatalf("no database in the data dir: %v", err)
+	}
+}
+
+func TestDev_UsesKeyFromEnvironment(t *testing.T) {
+	addr := freeAddr(t)
+	const key = "sk_test_e2eFixedDevelopmentKey0123456789"
+	dev := start(t, []string{"VELLUM_DEV_API_KEY=" + key}, "dev", "--addr", addr, "--data-dir", t.TempDir())
+	if got := dev.waitLine("API key:", 60*time.Second); got != key {
+		t.Fatalf("printed %q, want the key from VELLUM_DEV_API_KEY", got)
+	}
+	bad := start(t, []string{"VELLUM_DEV_API_KEY=sk_live_nope"}, "dev", "--addr", freeAddr(t), "--data-dir", t.TempDir())
+	if err := bad.wait(30 * time.Second); err == nil || !strings.Contains(bad.Stderr(), "VELLUM_DEV_API_KEY") {
+		t.Fatalf("a malformed VELLUM_DEV_API_KEY should stop dev naming the variable; exit %v, stderr %s", err, bad.Stderr())
+	}
+}
+
+func TestServe_StopsOnMissingConfigurationNamingTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"nothing set", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET"}},
+		{"bad duration", []string{"VELLUM_SHUTDOWN_TIMEOUT=soon"}, []string{"VELLUM_SHUTDOWN_TIMEOUT"}},
+		{"bad backend", []string{"VELLUM_DATABASE_URL=postgres://x/y", "VELLUM_REDIS_URL=redis://x", "VELLUM_BLOB_BACKEND=tape"}, []string{"VELLUM_BLOB_BACKEND"}},
+		{"bad database scheme", []string{"VELLUM_DATABASE_URL=mysql://x/y"}, []string{"VELLUM_DATABASE_URL"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := start(t, tc.env, "serve", "--addr", freeAddr(t))
+			if err := p.wait(30 * time.Second); err == nil {
+				t.Fatal("serve started with invalid configuration")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(p.Stderr(), w) {
+					t.Errorf("stderr does not name %s:\n%s", w, p.Stderr())
+				}
+			}
+		})
+	}
+}
+
+func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	pg, err := testenv.StartEmptyPostgres(ctx, "e2e_schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	rdb, err := testenv.StartRedis(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	env := []string{"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL,
+		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir()}
+
+	p := start(t, env, "serve", "--addr", freeAddr(t))
+	if err := p.wait(30*time.Second); err == nil || !strings.Contains(p.Stderr(), "vellum migrate") {
+		t.Fatalf("serve on an unmigrated database: exit %v, stderr %s", err, p.Stderr())
+	}
+
+	m := start(t, env, "migrate")
+	if err := m.wait(60 * time.Second); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, m.Stderr())
+	}
+	if !strings.Contains(m.stdout.String(), "applied 0001_foundation") {
+		t.Fatalf("migrate output: %s", m.stdout.String())
+	}
+	again := start(t, env, "migrate")
+	if err := again.wait(60 * time.Second); err != nil || strings.Contains(again.stdout.String(), "applied") {
+		t.Fatalf("second migrate should apply nothing: %v %s", err, again.stdout.String())
+	}
+
+	if err := pg.DB.Conn(ctx).Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', now())").Error; err != nil {
+		t.Fatal(err)
+	}
+	p = start(t, env, "serve", "--addr", freeAddr(t))
+	if err := p.wait(30*time.Second); err == nil || !strings.Contains(p.Stderr(), "newer than this binary") {
+		t.Fatalf("serve on a newer schema: exit %v, stderr %s", err, p.Stderr())
+	}
+}
+
+func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
+	ctx := context.Background()
+	pg, err := testenv.StartEmptyPostgres(ctx, "e2e_serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	rdb, err := testenv.StartRedis(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	s3, err := testenv.StartS3(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	const opsToken = "ops-token-0123456789abcdef"
+	env := []string{
+		"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL,
+		"VELLUM_S3_ENDPOINT=" + s3.Endpoint, "VELLUM_S3_BUCKET=" + s3.Bucket, "VELLUM_S3_REGION=" + s3.Region,
+		"VELLUM_S3_ACCESS_KEY_ID=" + s3.AccessKeyID, "VELLUM_S3_SECRET_ACCESS_KEY=" + s3.SecretAccessKey,
+		"VELLUM_S3_PATH_STYLE=true", "VELLUM_OPS_TOKEN=" + opsToken, "VELLUM_SHUTDOWN_TIMEOUT=10s",
+	}
+	if err := start(t, env, "migrate").wait(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	acct := start(t, env, "accounts", "create", "--name", "Acme")
+	accountID := acct.waitLine("Account:", 30*time.Second)
+	keys := start(t, env, "keys", "create", "--account", accountID, "--env", "live")
+	if key := keys.waitLine("API key:", 30*time.Second); !strings.HasPrefix(key, "sk_live_") {
+		t.Fatalf("keys create printed %q", key)
+	}
+	noAcct := start(t, env, "keys", "create", "--account", "acct_missing", "--env", "test")
+	if err := noAcct.wait(30*time.Second); err == nil || !strings.Contains(noAcct.Stderr(), "no account") {
+		t.Fatalf("keys create for a missing account: %v %s", err, noAcct.Stderr())
+	}
+
+	apiAddr, workerAddr := freeAddr(t), freeAddr(t)
+	api := start(t, env, "serve", "--addr", apiAddr)
+	worker := start(t, env, "worker", "--addr", workerAddr)
+	waitHTTP(t, "http://"+apiAddr+"/readyz", 200, 30*time.Second)
+	waitHTTP(t, "http://"+workerAddr+"/readyz", 200, 30*time.Second)
+
+	if resp, _ := get(t, "http://"+apiAddr+"/ops/queues", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("ops dashboard without token: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+apiAddr+"/ops/queues", nil)
+	req.SetBasicAuth("ops", opsToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("ops dashboard with token: %d, want 200", resp.StatusCode)
+	}
+
+	// Readiness reflects a storage outage.
+	_ = s3.Close()
+	waitHTTP(t, "http://"+apiAddr+"/readyz", http.StatusServiceUnavailable, 30*time.Second)
+
+	for name, p := range map[string]*proc{"serve": api, "worker": worker} {
+		if err := p.stop(30 * time.Second); err != nil {
+			t.Errorf("%s exited with %v after SIGTERM", name, err)
+		}
+	}
+}
