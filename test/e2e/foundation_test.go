@@ -103,7 +103,7 @@ func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
 		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir()}
 
 	p := start(t, env, "serve", "--addr", freeAddr(t))
-	if err := p.wait(30*time.Second); err == nil || !strings.Contains(p.Stderr(), "vellum migrate") {
+	if err := p.wait(30 * time.Second); err == nil || !strings.Contains(p.Stderr(), "vellum migrate") {
 		t.Fatalf("serve on an unmigrated database: exit %v, stderr %s", err, p.Stderr())
 	}
 
@@ -123,7 +123,7 @@ func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = start(t, env, "serve", "--addr", freeAddr(t))
-	if err := p.wait(30*time.Second); err == nil || !strings.Contains(p.Stderr(), "newer than this binary") {
+	if err := p.wait(30 * time.Second); err == nil || !strings.Contains(p.Stderr(), "newer than this binary") {
 		t.Fatalf("serve on a newer schema: exit %v, stderr %s", err, p.Stderr())
 	}
 }
@@ -162,7 +162,7 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 		t.Fatalf("keys create printed %q", key)
 	}
 	noAcct := start(t, env, "keys", "create", "--account", "acct_missing", "--env", "test")
-	if err := noAcct.wait(30*time.Second); err == nil || !strings.Contains(noAcct.Stderr(), "no account") {
+	if err := noAcct.wait(30 * time.Second); err == nil || !strings.Contains(noAcct.Stderr(), "no account") {
 		t.Fatalf("keys create for a missing account: %v %s", err, noAcct.Stderr())
 	}
 
