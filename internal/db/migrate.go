@@ -76,7 +76,13 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.gorm.WithContext(ctx).Exec(createVersionTable).Error; err != nil {
+	err = d.WithTx(ctx, func(ctx context.Context) error {
+		if err := d.lockMigrations(ctx); err != nil {
+			return err
+		}
+		return d.Conn(ctx).Exec(createVersionTable).Error
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var applied []string
@@ -84,11 +90,8 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 		did := false
 		err := d.WithTx(ctx, func(ctx context.Context) error {
 			conn := d.Conn(ctx)
-			if d.dialect == Postgres {
-				// Arbitrary constant: the lock key of Vellum's migrator.
-				if err := conn.Exec("SELECT pg_advisory_xact_lock(7342001)").Error; err != nil {
-					return err
-				}
+			if err := d.lockMigrations(ctx); err != nil {
+				return err
 			}
 			var n int64
 			if err := conn.Raw("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n).Error; err != nil {
@@ -112,6 +115,16 @@ func (d *DB) Migrate(ctx context.Context) ([]string, error) {
 		}
 	}
 	return applied, nil
+}
+
+// lockMigrations serialises migrators on PostgreSQL until the transaction in
+// ctx ends; even CREATE TABLE IF NOT EXISTS races without it.
+func (d *DB) lockMigrations(ctx context.Context) error {
+	if d.dialect != Postgres {
+		return nil
+	}
+	// Arbitrary constant: the lock key of Vellum's migrator.
+	return d.Conn(ctx).Exec("SELECT pg_advisory_xact_lock(7342001)").Error
 }
 
 // SchemaVersion reports the database's newest applied migration and the

@@ -1,0 +1,100 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vellum-sign/vellum/internal/config"
+)
+
+func TestLoad_DefaultsApplyWhenUnset(t *testing.T) {
+	for _, v := range config.Vars {
+		unset(t, v.Name)
+	}
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.ShutdownTimeout != 25*time.Second || c.WorkerConcurrency != 10 || c.Blob.Backend != "s3" || c.LogFormat != "json" {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+	if err := c.ValidateCommon(); err != nil {
+		t.Fatalf("defaults fail validation: %v", err)
+	}
+}
+
+func TestValidateServer_NamesEveryBadVariable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET"}},
+		{"bad values", map[string]string{
+			"VELLUM_DATABASE_URL": "mysql://x", "VELLUM_REDIS_URL": "redis://x", "VELLUM_BLOB_BACKEND": "fs",
+			"VELLUM_LOG_LEVEL": "loud", "VELLUM_PUBLIC_URL": "ftp://x", "VELLUM_OPS_TOKEN": "short",
+		}, []string{"VELLUM_DATABASE_URL", "VELLUM_BLOB_DIR", "VELLUM_LOG_LEVEL", "VELLUM_PUBLIC_URL", "VELLUM_OPS_TOKEN"}},
+		{"half the S3 credentials", map[string]string{
+			"VELLUM_DATABASE_URL": "postgres://x/y", "VELLUM_REDIS_URL": "redis://x", "VELLUM_S3_BUCKET": "b",
+			"VELLUM_S3_ACCESS_KEY_ID": "AK",
+		}, []string{"VELLUM_S3_SECRET_ACCESS_KEY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, v := range config.Vars {
+				unset(t, v.Name)
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := config.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.ValidateServer()
+			if err == nil {
+				t.Fatal("invalid configuration accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not name %s: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad_RejectsMalformedNumbersDurationsAndBooleans(t *testing.T) {
+	for name, value := range map[string]string{
+		"VELLUM_WORKER_CONCURRENCY": "many", "VELLUM_SHUTDOWN_TIMEOUT": "-3s", "VELLUM_S3_PATH_STYLE": "perhaps",
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, v := range config.Vars {
+				unset(t, v.Name)
+			}
+			t.Setenv(name, value)
+			if _, err := config.Load(); err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("Load with %s=%q: %v", name, value, err)
+			}
+		})
+	}
+}
+
+func TestValidateServer_AcceptsACompleteConfiguration(t *testing.T) {
+	for _, v := range config.Vars {
+		unset(t, v.Name)
+	}
+	for k, v := range map[string]string{
+		"VELLUM_DATABASE_URL": "postgres://u:p@db:5432/vellum", "VELLUM_REDIS_URL": "redis://redis:6379/0",
+		"VELLUM_S3_BUCKET": "docs", "VELLUM_S3_ENDPOINT": "http://s3:7070", "VELLUM_S3_PATH_STYLE": "true",
+	} {
+		t.Setenv(k, v)
+	}
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ValidateServer(); err != nil {
+		t.Fatal(err)
+	}
+}
