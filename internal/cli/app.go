@@ -24,6 +24,9 @@ import (
 	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/jobs"
+	"github.com/vellum-sign/vellum/internal/pki"
+	"github.com/vellum-sign/vellum/internal/tsa"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // app holds the built components of one process.
@@ -38,6 +41,11 @@ type app struct {
 	outbox   *jobs.Outbox
 	queue    *asynq.Client
 	accounts *account.Service
+	pki      *pki.PKI
+	// tsa is the built-in time-stamp authority, nil unless enabled.
+	tsa http.Handler
+	// timestamper gets RFC 3161 tokens from the configured TSAs for signing.
+	timestamper *rfc3161.Client
 
 	closers []func()
 }
@@ -53,8 +61,10 @@ func newLogger(cfg *config.Config, w *os.File) *slog.Logger {
 }
 
 // buildApp connects to everything the configuration names. checkSchema
-// refuses a database that is not at this binary's schema.
-func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobStore blob.Store, checkSchema bool) (*app, error) {
+// refuses a database that is not at this binary's schema (dev migrates
+// first instead), and dev generates its PKI on first start.
+func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobStore blob.Store, dev bool) (*app, error) {
+	checkSchema := !dev
 	a := &app{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
@@ -95,7 +105,54 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 	a.queue = asynq.NewClientFromRedisClient(rc)
 	a.outbox = jobs.NewOutbox(a.db)
 	a.accounts = account.NewService(a.db)
+	if err := a.buildPKI(ctx, dev); err != nil {
+		a.close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// buildPKI loads the platform PKI (generating it in dev), the built-in TSA
+// when enabled and the client for the configured TSAs. Dev migrates before
+// the PKI records its certificates, so it calls this after Migrate.
+func (a *app) buildPKI(ctx context.Context, dev bool) error {
+	if dev {
+		// Dev's schema may not exist yet; initPKI runs after migration.
+		return nil
+	}
+	return a.initPKI(ctx, false)
+}
+
+func (a *app) initPKI(ctx context.Context, create bool) error {
+	var err error
+	store := pki.WithStore(pki.NewDBStore(a.db))
+	if create {
+		a.pki, err = pki.LoadOrCreate(ctx, a.cfg.PKI.Dir, a.cfg.PublicURL, store)
+	} else {
+		paths := pki.DirPaths(a.cfg.PKI.Dir)
+		if _, serr := os.Stat(paths.RootKey); serr != nil {
+			// Production keeps the root key offline.
+			paths.RootKey = ""
+		}
+		a.pki, err = pki.Load(ctx, paths, a.cfg.PublicURL, store)
+	}
+	if err != nil {
+		return fmt.Errorf("VELLUM_PKI_DIR: %w", err)
+	}
+	if a.cfg.PKI.TSABuiltin {
+		cred := a.pki.TSA()
+		if a.tsa, err = tsa.New(tsa.Config{Cert: cred.Cert, Key: cred.Key, Chain: cred.Chain[:1], Logger: a.log.With("component", "tsa")}); err != nil {
+			return fmt.Errorf("built-in TSA: %w", err)
+		}
+	}
+	servers := make([]rfc3161.Server, 0, len(a.cfg.TSAs()))
+	for i, u := range a.cfg.TSAs() {
+		servers = append(servers, rfc3161.Server{Name: fmt.Sprintf("tsa-%d", i+1), URL: u})
+	}
+	if a.timestamper, err = rfc3161.NewClient(servers); err != nil {
+		return fmt.Errorf("VELLUM_TSA_URLS: %w", err)
+	}
+	return nil
 }
 
 func openBlob(ctx context.Context, c config.BlobConfig) (blob.Store, error) {
@@ -131,7 +188,18 @@ func (a *app) close() {
 func (a *app) registerTasks(w *jobs.Worker) {}
 
 // mounts lists the route groups the API process serves.
-func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) { return nil }
+func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
+	return []func(e *echo.Echo, api *echo.Group){
+		func(e *echo.Echo, _ *echo.Group) {
+			h := echo.WrapHandler(a.pki.Handler())
+			e.GET("/pki/*", h)
+			e.POST("/pki/ocsp", h)
+			if a.tsa != nil {
+				e.POST("/tsa", echo.WrapHandler(a.tsa))
+			}
+		},
+	}
+}
 
 // runOptions says which parts a process runs.
 type runOptions struct {

@@ -49,6 +49,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg.DatabaseURL = "sqlite://" + filepath.Join(dataDir, "vellum.db")
 	cfg.Blob = config.BlobConfig{Backend: "fs", Dir: filepath.Join(dataDir, "blobs")}
+	cfg.PKI.Dir = filepath.Join(dataDir, "pki")
+	cfg.PKI.TSABuiltin = true
 
 	// The in-process Redis starts empty on every run; the outbox in the
 	// database is what carries unfinished work across restarts.
@@ -64,12 +66,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("blob directory: %w", err)
 	}
-	a, err := buildApp(ctx, cfg, log, store, false)
+	a, err := buildApp(ctx, cfg, log, store, true)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	if _, err := a.db.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := a.initPKI(ctx, true); err != nil {
 		return err
 	}
 	n, err := a.outbox.RequeueUnfinished(ctx)

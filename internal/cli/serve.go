@@ -40,7 +40,7 @@ func runServer(ctx context.Context, name string, opts runOptions, args []string,
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	log := newLogger(cfg, os.Stderr).With("process", name)
-	a, err := buildApp(ctx, cfg, log, nil, true)
+	a, err := buildApp(ctx, cfg, log, nil, false)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,19 @@ type Config struct {
 	// outbox hands it to Redis again (VELLUM_OUTBOX_RELAY_AFTER).
 	RelayAfter time.Duration
 
+	PKI PKIConfig
+
+	// RateLimitPerMinute and RateLimitBurst limit each API key
+	// (VELLUM_RATE_LIMIT_PER_MINUTE, VELLUM_RATE_LIMIT_BURST); 0 disables.
+	RateLimitPerMinute int
+	RateLimitBurst     int
+	// IPRateLimitPerMinute and IPRateLimitBurst limit each client IP on
+	// public routes and failed authentication (VELLUM_IP_RATE_LIMIT_*).
+	IPRateLimitPerMinute int
+	IPRateLimitBurst     int
+	// MaxUploadBytes is the largest document accepted (VELLUM_MAX_UPLOAD_BYTES).
+	MaxUploadBytes int64
+
 	// DataDir holds everything `vellum dev` keeps (VELLUM_DATA_DIR).
 	DataDir string
 	// DevAPIKey makes `vellum dev` use this test key (VELLUM_DEV_API_KEY).
@@ -57,6 +70,18 @@ type BlobConfig struct {
 	S3SecretAccessKey string // VELLUM_S3_SECRET_ACCESS_KEY
 	S3PathStyle       bool   // VELLUM_S3_PATH_STYLE
 	S3Prefix          string // VELLUM_S3_PREFIX
+}
+
+// PKIConfig locates the platform PKI and the time-stamp authorities.
+type PKIConfig struct {
+	// Dir holds root.crt, issuing.crt/.key, seal.crt/.key, tsa.crt/.key
+	// (VELLUM_PKI_DIR); `vellum pki init` creates it.
+	Dir string
+	// TSABuiltin serves the built-in RFC 3161 TSA at POST /tsa (VELLUM_TSA_BUILTIN).
+	TSABuiltin bool
+	// TSAURLs are the time-stamp authorities used when signing, tried in
+	// order (VELLUM_TSA_URLS); empty means the built-in one at PublicURL/tsa.
+	TSAURLs []string
 }
 
 // SMTPConfig configures outgoing mail.
@@ -96,12 +121,20 @@ var Vars = []Var{
 	{"VELLUM_SMTP_PASSWORD", "", "SMTP password"},
 	{"VELLUM_SMTP_FROM", "Vellum <no-reply@localhost>", "sender address"},
 	{"VELLUM_SMTP_TLS", "starttls", "starttls, tls or none"},
+	{"VELLUM_PKI_DIR", "", "directory of the platform PKI's PEM files (required for serve, worker; `vellum pki init` creates one)"},
+	{"VELLUM_TSA_BUILTIN", "false", "serve the built-in RFC 3161 time-stamp authority at POST /tsa"},
+	{"VELLUM_TSA_URLS", "", "comma-separated RFC 3161 TSA URLs used when signing, tried in order (default: PUBLIC_URL/tsa)"},
 	{"VELLUM_OPS_TOKEN", "", "operator token for /ops/queues (empty: dashboard off)"},
 	{"VELLUM_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"VELLUM_LOG_FORMAT", "json", "json or text"},
 	{"VELLUM_WORKER_CONCURRENCY", "10", "tasks run at once per worker process"},
 	{"VELLUM_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and tasks on SIGTERM"},
 	{"VELLUM_OUTBOX_RELAY_AFTER", "1m", "re-enqueue an unfinished task after this long"},
+	{"VELLUM_RATE_LIMIT_PER_MINUTE", "100", "sustained requests per minute per API key (0: no limit)"},
+	{"VELLUM_RATE_LIMIT_BURST", "200", "burst size per API key"},
+	{"VELLUM_IP_RATE_LIMIT_PER_MINUTE", "60", "requests per minute per client IP on public routes and failed authentication (0: no limit)"},
+	{"VELLUM_IP_RATE_LIMIT_BURST", "120", "burst size per client IP"},
+	{"VELLUM_MAX_UPLOAD_BYTES", "52428800", "largest document upload in bytes (default 50 MiB)"},
 	{"VELLUM_DATA_DIR", "./.vellum", "vellum dev: where the SQLite file, blobs and dev PKI live"},
 	{"VELLUM_DEV_API_KEY", "", "vellum dev: use this sk_test_… key instead of generating one"},
 }
@@ -166,21 +199,54 @@ func Load() (*Config, error) {
 			From:     get("VELLUM_SMTP_FROM"),
 			TLS:      get("VELLUM_SMTP_TLS"),
 		},
-		OpsToken:          get("VELLUM_OPS_TOKEN"),
-		LogLevel:          get("VELLUM_LOG_LEVEL"),
-		LogFormat:         get("VELLUM_LOG_FORMAT"),
-		WorkerConcurrency: intVar("VELLUM_WORKER_CONCURRENCY"),
-		ShutdownTimeout:   durVar("VELLUM_SHUTDOWN_TIMEOUT"),
-		RelayAfter:        durVar("VELLUM_OUTBOX_RELAY_AFTER"),
-		DataDir:           get("VELLUM_DATA_DIR"),
-		DevAPIKey:         get("VELLUM_DEV_API_KEY"),
+		PKI: PKIConfig{
+			Dir:        get("VELLUM_PKI_DIR"),
+			TSABuiltin: boolVar("VELLUM_TSA_BUILTIN"),
+			TSAURLs:    splitList(get("VELLUM_TSA_URLS")),
+		},
+		OpsToken:             get("VELLUM_OPS_TOKEN"),
+		LogLevel:             get("VELLUM_LOG_LEVEL"),
+		LogFormat:            get("VELLUM_LOG_FORMAT"),
+		WorkerConcurrency:    intVar("VELLUM_WORKER_CONCURRENCY"),
+		ShutdownTimeout:      durVar("VELLUM_SHUTDOWN_TIMEOUT"),
+		RelayAfter:           durVar("VELLUM_OUTBOX_RELAY_AFTER"),
+		RateLimitPerMinute:   intVar("VELLUM_RATE_LIMIT_PER_MINUTE"),
+		RateLimitBurst:       intVar("VELLUM_RATE_LIMIT_BURST"),
+		IPRateLimitPerMinute: intVar("VELLUM_IP_RATE_LIMIT_PER_MINUTE"),
+		IPRateLimitBurst:     intVar("VELLUM_IP_RATE_LIMIT_BURST"),
+		MaxUploadBytes:       int64(intVar("VELLUM_MAX_UPLOAD_BYTES")),
+		DataDir:              get("VELLUM_DATA_DIR"),
+		DevAPIKey:            get("VELLUM_DEV_API_KEY"),
 	}
 	return c, errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TSAs returns the time-stamp authorities to use when signing.
+func (c *Config) TSAs() []string {
+	if len(c.PKI.TSAURLs) > 0 {
+		return c.PKI.TSAURLs
+	}
+	return []string{c.PublicURL + "/tsa"}
 }
 
 // ValidateCommon checks what every server command needs.
 func (c *Config) ValidateCommon() error {
 	var errs []error
+	for _, u := range c.PKI.TSAURLs {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("VELLUM_TSA_URLS: %q is not an absolute http(s) URL", u))
+		}
+	}
 	if c.Addr == "" {
 		errs = append(errs, errors.New("VELLUM_ADDR: must not be empty"))
 	}
@@ -199,6 +265,20 @@ func (c *Config) ValidateCommon() error {
 	}
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 1000 {
 		errs = append(errs, fmt.Errorf("VELLUM_WORKER_CONCURRENCY: %d is not between 1 and 1000", c.WorkerConcurrency))
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{
+		{"VELLUM_RATE_LIMIT_PER_MINUTE", c.RateLimitPerMinute}, {"VELLUM_RATE_LIMIT_BURST", c.RateLimitBurst},
+		{"VELLUM_IP_RATE_LIMIT_PER_MINUTE", c.IPRateLimitPerMinute}, {"VELLUM_IP_RATE_LIMIT_BURST", c.IPRateLimitBurst},
+	} {
+		if v.n < 0 {
+			errs = append(errs, fmt.Errorf("%s: %d must not be negative", v.name, v.n))
+		}
+	}
+	if c.MaxUploadBytes < 1024 {
+		errs = append(errs, fmt.Errorf("VELLUM_MAX_UPLOAD_BYTES: %d is below the minimum of 1024", c.MaxUploadBytes))
 	}
 	if c.OpsToken != "" && len(c.OpsToken) < 16 {
 		errs = append(errs, errors.New("VELLUM_OPS_TOKEN: must be at least 16 characters"))
@@ -228,6 +308,9 @@ func (c *Config) ValidateServer() error {
 	errs := []error{c.ValidateCommon(), c.ValidateDatabase()}
 	if c.RedisURL == "" {
 		errs = append(errs, errors.New("VELLUM_REDIS_URL: required (redis://host:6379/0)"))
+	}
+	if c.PKI.Dir == "" {
+		errs = append(errs, errors.New("VELLUM_PKI_DIR: required (create one with `vellum pki init --dir DIR`)"))
 	}
 	switch c.Blob.Backend {
 	case "s3":

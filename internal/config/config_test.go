@@ -30,7 +30,7 @@ func TestValidateServer_NamesEveryBadVariable(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET"}},
+		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR"}},
 		{"bad values", map[string]string{
 			"VELLUM_DATABASE_URL": "mysql://x", "VELLUM_REDIS_URL": "redis://x", "VELLUM_BLOB_BACKEND": "fs",
 			"VELLUM_LOG_LEVEL": "loud", "VELLUM_PUBLIC_URL": "ftp://x", "VELLUM_OPS_TOKEN": "short",
@@ -87,6 +87,7 @@ func TestValidateServer_AcceptsACompleteConfiguration(t *testing.T) {
 	for k, v := range map[string]string{
 		"VELLUM_DATABASE_URL": "postgres://u:p@db:5432/vellum", "VELLUM_REDIS_URL": "redis://redis:6379/0",
 		"VELLUM_S3_BUCKET": "docs", "VELLUM_S3_ENDPOINT": "http://s3:7070", "VELLUM_S3_PATH_STYLE": "true",
+		"VELLUM_PKI_DIR": "/etc/vellum/pki",
 	} {
 		t.Setenv(k, v)
 	}

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +35,7 @@ func TestDev_PrintsKeyServesReadyAndKeepsStateAcrossRestart(t *testing.T) {
 	if !strings.Contains(metrics, `vellum_http_request_duration_seconds_bucket{method="GET",route="/readyz",status="200"`) {
 		t.Errorf("metrics lack the readyz latency histogram:\n%.2000s", metrics)
 	}
+	checkDevTSA(t, "http://"+addr, dir)
 	if err := dev.stop(30 * time.Second); err != nil {
 		t.Fatalf("graceful shutdown exited with %v", err)
 	}
@@ -68,7 +72,7 @@ func TestServe_StopsOnMissingConfigurationNamingTheVariable(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{"nothing set", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET"}},
+		{"nothing set", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR"}},
 		{"bad duration", []string{"VELLUM_SHUTDOWN_TIMEOUT=soon"}, []string{"VELLUM_SHUTDOWN_TIMEOUT"}},
 		{"bad backend", []string{"VELLUM_DATABASE_URL=postgres://x/y", "VELLUM_REDIS_URL=redis://x", "VELLUM_BLOB_BACKEND=tape"}, []string{"VELLUM_BLOB_BACKEND"}},
 		{"bad database scheme", []string{"VELLUM_DATABASE_URL=mysql://x/y"}, []string{"VELLUM_DATABASE_URL"}},
@@ -100,7 +104,7 @@ func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
 	}
 	defer rdb.Close()
 	env := []string{"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL,
-		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir()}
+		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://localhost")}
 
 	p := start(t, env, "serve", "--addr", freeAddr(t))
 	if err := p.wait(30 * time.Second); err == nil || !strings.Contains(p.Stderr(), "vellum migrate") {
@@ -152,6 +156,8 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 		"VELLUM_S3_ACCESS_KEY_ID=" + s3.AccessKeyID, "VELLUM_S3_SECRET_ACCESS_KEY=" + s3.SecretAccessKey,
 		"VELLUM_S3_PATH_STYLE=true", "VELLUM_OPS_TOKEN=" + opsToken, "VELLUM_SHUTDOWN_TIMEOUT=10s",
 	}
+	apiAddr, workerAddr := freeAddr(t), freeAddr(t)
+	env = append(env, "VELLUM_PKI_DIR="+initPKI(t, "http://"+apiAddr), "VELLUM_PUBLIC_URL=http://"+apiAddr)
 	if err := start(t, env, "migrate").wait(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +172,6 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 		t.Fatalf("keys create for a missing account: %v %s", err, noAcct.Stderr())
 	}
 
-	apiAddr, workerAddr := freeAddr(t), freeAddr(t)
 	api := start(t, env, "serve", "--addr", apiAddr)
 	worker := start(t, env, "worker", "--addr", workerAddr)
 	waitHTTP(t, "http://"+apiAddr+"/readyz", 200, 30*time.Second)
@@ -186,6 +191,14 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 		t.Errorf("ops dashboard with token: %d, want 200", resp.StatusCode)
 	}
 
+	// The PKI publishes what its certificates point at.
+	if resp, body := get(t, "http://"+apiAddr+"/pki/ca/root.crt", ""); resp.StatusCode != http.StatusOK || len(body) < 100 {
+		t.Errorf("root certificate: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, body := get(t, "http://"+apiAddr+"/pki/crl/issuing.crl", ""); resp.StatusCode != http.StatusOK || len(body) < 50 {
+		t.Errorf("issuing CRL: %d, %d bytes", resp.StatusCode, len(body))
+	}
+
 	// Readiness reflects a storage outage.
 	_ = s3.Close()
 	waitHTTP(t, "http://"+apiAddr+"/readyz", http.StatusServiceUnavailable, 30*time.Second)
@@ -195,4 +208,47 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 			t.Errorf("%s exited with %v after SIGTERM", name, err)
 		}
 	}
+}
+
+// checkDevTSA asks dev's built-in TSA for a token with openssl and verifies
+// it against the generated development root.
+func checkDevTSA(t *testing.T, base, dataDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	data, query, reply := filepath.Join(dir, "data"), filepath.Join(dir, "q.tsq"), filepath.Join(dir, "r.tsr")
+	if err := os.WriteFile(data, []byte("vellum e2e"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("openssl", "ts", "-query", "-data", data, "-sha256", "-cert", "-out", query).CombinedOutput(); err != nil {
+		t.Fatalf("openssl ts -query (apt-get install openssl): %v %s", err, out)
+	}
+	q, _ := os.ReadFile(query)
+	resp, err := http.Post(base+"/tsa", "application/timestamp-query", bytes.NewReader(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/timestamp-reply" {
+		t.Fatalf("POST /tsa: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if err := os.WriteFile(reply, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("openssl", "ts", "-verify", "-queryfile", query, "-in", reply,
+		"-CAfile", filepath.Join(dataDir, "pki", "root.crt"), "-untrusted", filepath.Join(dataDir, "pki", "issuing.crt")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Verification: OK") {
+		t.Fatalf("openssl ts -verify of dev's TSA reply: %v\n%s", err, out)
+	}
+}
+
+// initPKI runs `vellum pki init` into a temporary directory.
+func initPKI(t *testing.T, publicURL string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pki")
+	p := start(t, nil, "pki", "init", "--dir", dir, "--public-url", publicURL)
+	if err := p.wait(60 * time.Second); err != nil {
+		t.Fatalf("pki init: %v\n%s", err, p.Stderr())
+	}
+	return dir
 }
