@@ -227,6 +227,9 @@ func checkSigningCertificate(attrs map[string][]byte, cert *x509.Certificate) er
 		h := crypto.SHA256 // DEFAULT id-sha256
 		if id.PeekASN1Tag(cbasn1.SEQUENCE) {
 			oid, ok := readAlgorithm(&id)
+			if !ok {
+				return fmt.Errorf("%w: signing-certificate-v2 hash algorithm", ErrMalformed)
+			}
 			if h, ok = hashFromOID(oid); !ok {
 				return fmt.Errorf("%w: signing-certificate-v2 hash %v", ErrUnsupportedHash, oid)
 			}
