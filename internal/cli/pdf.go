@@ -2,11 +2,347 @@ package cli
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vellum-sign/vellum/pkg/pades"
+	"github.com/vellum-sign/vellum/pkg/revocation"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
-// runPDF is replaced by the signing-engine CLI.
+// runPDF implements `vellum pdf sign` and `vellum pdf verify`: the signing
+// engine on local files.
 func runPDF(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("pdf: not built yet")
+	usage := func() {
+		fmt.Fprintln(stderr, "Usage: vellum pdf sign --in IN.pdf --out OUT.pdf --cert CERT.pem --key KEY.pem [flags]")
+		fmt.Fprintln(stderr, "       vellum pdf verify FILE [--roots ROOTS.pem] [--json]")
+		fmt.Fprintln(stderr, "\nRun `vellum pdf sign --help` or `vellum pdf verify --help` for flags.")
+	}
+	if len(args) == 0 {
+		usage()
+		return errUsage
+	}
+	switch args[0] {
+	case "sign":
+		return runPDFSign(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return runPDFVerify(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		usage()
+		return flag.ErrHelp
+	}
+	fmt.Fprintf(stderr, "unknown pdf command %q\n", args[0])
+	usage()
+	return errUsage
+}
+
+func runPDFSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("pdf sign", "pdf sign --in IN.pdf --out OUT.pdf --cert CERT.pem --key KEY.pem [flags]", stderr, false)
+	in := fs.String("in", "", "PDF to sign (required)")
+	out := fs.String("out", "", "signed PDF to write (required)")
+	certFile := fs.String("cert", "", "signer certificate, PEM (required)")
+	keyFile := fs.String("key", "", "private key, PEM: PKCS#8, PKCS#1 or SEC 1 (required)")
+	chainFile := fs.String("chain", "", "intermediate certificates, PEM")
+	level := fs.String("level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA")
+	tsaURL := fs.String("tsa", "", "RFC 3161 time-stamp authority URL (B-T and above)")
+	visible := fs.String("visible", "", "visible signature as page,x,y,w,h in PDF points (invisible when empty)")
+	name := fs.String("name", "", "signer name (/Name; default: certificate common name)")
+	reason := fs.String("reason", "", "reason for signing")
+	location := fs.String("location", "", "location of signing")
+	image := fs.String("image", "", "PNG image of a drawn signature for the visible appearance")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	for flagName, v := range map[string]string{"in": *in, "out": *out, "cert": *certFile, "key": *keyFile} {
+		if v == "" {
+			fmt.Fprintf(stderr, "--%s is required\n", flagName)
+			fs.Usage()
+			return errUsage
+		}
+	}
+	certs, err := readCertificates(*certFile)
+	if err != nil {
+		return err
+	}
+	if *chainFile != "" {
+		chain, err := readCertificates(*chainFile)
+		if err != nil {
+			return err
+		}
+		certs = append(certs[:1], chain...)
+	}
+	key, err := readPrivateKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	opts := pades.Options{
+		Signer: key, Certificates: certs, Level: pades.Level(strings.ToUpper(*level)),
+		Name: *name, Reason: *reason, Location: *location,
+	}
+	if opts.Name == "" {
+		opts.Name = certs[0].Subject.CommonName
+	}
+	if opts.Level != pades.LevelBB {
+		if *tsaURL == "" {
+			return fmt.Errorf("pdf sign: level %s needs --tsa URL", opts.Level)
+		}
+		tsa, err := rfc3161.NewClient([]rfc3161.Server{{URL: *tsaURL}})
+		if err != nil {
+			return fmt.Errorf("pdf sign: --tsa: %w", err)
+		}
+		opts.Timestamper = tsa
+	}
+	if opts.Level == pades.LevelBLT || opts.Level == pades.LevelBLTA {
+		opts.Revocation = fetchRevocation
+	}
+	if *visible != "" {
+		v, err := parseVisible(*visible)
+		if err != nil {
+			return err
+		}
+		if *image != "" {
+			if v.Image, err = os.ReadFile(*image); err != nil {
+				return fmt.Errorf("pdf sign: --image: %w", err)
+			}
+		}
+		opts.Visible = v
+	} else if *image != "" {
+		return errors.New("pdf sign: --image needs --visible")
+	}
+
+	src, err := os.Open(*in)
+	if err != nil {
+		return fmt.Errorf("pdf sign: %w", err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("pdf sign: %w", err)
+	}
+	// Write next to the target and rename, so a failure leaves no partial file.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".vellum-sign-*.pdf")
+	if err != nil {
+		return fmt.Errorf("pdf sign: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := pades.Sign(ctx, src, st.Size(), tmp, opts); err != nil {
+		tmp.Close()
+		return fmt.Errorf("pdf sign %s: %w", *in, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("pdf sign: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("pdf sign: %w", err)
+	}
+	fmt.Fprintf(stdout, "signed %s -> %s (%s)\n", *in, *out, opts.Level)
+	return nil
+}
+
+func parseVisible(s string) (*pades.Visible, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 5 {
+		return nil, fmt.Errorf("pdf sign: --visible wants page,x,y,w,h, got %q", s)
+	}
+	page, err := strconv.Atoi(strings.TrimSpace(parts[0]))
+	if err != nil || page < 1 {
+		return nil, fmt.Errorf("pdf sign: --visible: bad page %q", parts[0])
+	}
+	var f [4]float64
+	for i, p := range parts[1:] {
+		if f[i], err = strconv.ParseFloat(strings.TrimSpace(p), 64); err != nil {
+			return nil, fmt.Errorf("pdf sign: --visible: bad number %q", p)
+		}
+	}
+	if f[2] <= 0 || f[3] <= 0 {
+		return nil, errors.New("pdf sign: --visible: width and height must be positive")
+	}
+	return &pades.Visible{Page: page, Rect: pades.Rect{X: f[0], Y: f[1], W: f[2], H: f[3]}}, nil
+}
+
+func runPDFVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("pdf verify", "pdf verify FILE [--roots ROOTS.pem] [--json]", stderr, false)
+	rootsFile := fs.String("roots", "", "trusted root certificates, PEM (chains are not checked without it)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	// The file may come before or after the flags.
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	} else if fs.NArg() > 0 || file == "" {
+		fs.Usage()
+		return errUsage
+	}
+	var opts pades.VerifyOptions
+	if *rootsFile != "" {
+		roots, err := readCertificates(*rootsFile)
+		if err != nil {
+			return err
+		}
+		opts.Roots = x509.NewCertPool()
+		for _, c := range roots {
+			opts.Roots.AddCert(c)
+		}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("pdf verify: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("pdf verify: %w", err)
+	}
+	rep, err := pades.Verify(f, st.Size(), opts)
+	if err != nil {
+		return fmt.Errorf("pdf verify %s: %w", file, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(stdout, file, rep)
+	}
+	if len(rep.Signatures) == 0 {
+		return fmt.Errorf("pdf verify %s: no signatures", file)
+	}
+	bad := 0
+	for _, s := range rep.Signatures {
+		if !s.Valid(opts.Roots != nil) {
+			bad++
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("pdf verify %s: %d of %d signatures invalid", file, bad, len(rep.Signatures))
+	}
+	return nil
+}
+
+func printReport(w io.Writer, file string, rep *pades.Report) {
+	fmt.Fprintf(w, "%s: %d signature(s)\n", file, len(rep.Signatures))
+	for i, s := range rep.Signatures {
+		kind := "signature"
+		if s.DocumentTimestamp {
+			kind = "document timestamp"
+		}
+		fmt.Fprintf(w, "#%d %s %q (%s)\n", i+1, kind, s.FieldName, s.SubFilter)
+		fmt.Fprintf(w, "  signer:          %s\n", s.SignerName)
+		if !s.SigningTime.IsZero() {
+			fmt.Fprintf(w, "  signing time:    %s\n", s.SigningTime.Format(time.RFC3339))
+		}
+		if !s.TimestampTime.IsZero() {
+			fmt.Fprintf(w, "  timestamp:       %s (valid: %v)\n", s.TimestampTime.Format(time.RFC3339), s.TimestampValid)
+		}
+		fmt.Fprintf(w, "  byte range:      %v\n", s.ByteRange)
+		switch {
+		case s.CoversWholeFile:
+			fmt.Fprintln(w, "  coverage:        whole file")
+		case s.LaterChangesAllowed:
+			fmt.Fprintln(w, "  coverage:        revision; later revisions only add signatures or validation data")
+		default:
+			fmt.Fprintln(w, "  coverage:        revision; DOCUMENT MODIFIED AFTER SIGNING")
+		}
+		fmt.Fprintf(w, "  digest valid:    %v\n  signature valid: %v\n", s.DigestValid, s.SignatureValid)
+		if s.ChainValid {
+			fmt.Fprintln(w, "  chain:           valid")
+		} else {
+			fmt.Fprintf(w, "  chain:           not verified: %s\n", s.ChainError)
+		}
+		if s.Level != "" {
+			fmt.Fprintf(w, "  level:           PAdES %s\n", s.Level)
+		}
+		for _, e := range s.Errors {
+			fmt.Fprintf(w, "  error:           %s\n", e)
+		}
+	}
+}
+
+func readCertificates(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate found", path)
+	}
+	return certs, nil
+}
+
+func readPrivateKey(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return nil, fmt.Errorf("%s: no PEM private key found", path)
+		}
+		var k any
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+		case "EC PRIVATE KEY":
+			k, err = x509.ParseECPrivateKey(b.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("%s: unsupported key type %T", path, k)
+		}
+		return s, nil
+	}
+}
+
+// fetchRevocation gets OCSP responses (or CRLs) for the signer's and the
+// time-stamp authorities' certificates from the URLs they name.
+func fetchRevocation(ctx context.Context, certs []*x509.Certificate) (pades.ValidationData, error) {
+	d, err := (&revocation.Fetcher{}).FetchSet(ctx, certs)
+	if err != nil {
+		return pades.ValidationData{}, err
+	}
+	return pades.ValidationData{Certs: d.Certs, OCSPs: d.OCSPs, CRLs: d.CRLs}, nil
 }

@@ -19,9 +19,12 @@ import (
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
-// DefaultPolicyOID identifies the policy of the built-in TSA. It sits under
-// the UUID arc 2.25 (ITU-T X.667), which needs no registration.
-const DefaultPolicyOID = "2.25.287662467861027384298295010019771324356"
+// DefaultPolicyOID identifies the policy of the built-in (development) TSA:
+// OpenSSL's example TSA policy. A UUID arc under 2.25 would need no
+// registration, but its 128-bit arc overflows the OID types of common
+// parsers (Go's encoding/asn1 among them), so validators could not read our
+// tokens. Production TSAs set their own policy.
+const DefaultPolicyOID = "1.2.3.4.1"
 
 // maxRequestSize bounds a TimeStampReq; a SHA-512 request is under 200 bytes.
 const maxRequestSize = 16 << 10

@@ -168,3 +168,39 @@ func appendUnique(list [][]byte, der []byte) [][]byte {
 	}
 	return append(list, der)
 }
+
+// FetchSet returns validation data for every certificate in certs whose
+// issuer is also in certs, in any order: what a PDF's DSS needs for the
+// signer's chain and the time-stamp authorities' chains together.
+// Certificates without an issuer in the set (roots, or anchors the caller
+// left out) are included but not checked.
+func (f *Fetcher) FetchSet(ctx context.Context, certs []*x509.Certificate) (*Data, error) {
+	d := &Data{}
+	crls := map[string][]byte{}
+	for _, c := range certs {
+		d.Certs = appendUnique(d.Certs, c.Raw)
+	}
+	for _, c := range certs {
+		issuer := issuerIn(certs, c)
+		if issuer == nil {
+			continue
+		}
+		if err := f.forCert(ctx, c, issuer, d, crls); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// issuerIn finds c's issuer among certs; a self-signed certificate has none.
+func issuerIn(certs []*x509.Certificate, c *x509.Certificate) *x509.Certificate {
+	if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
+		return nil
+	}
+	for _, i := range certs {
+		if !bytes.Equal(i.Raw, c.Raw) && bytes.Equal(i.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(i) == nil {
+			return i
+		}
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package pades
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fuzzSeeds are small real PDFs plus hand-made hostile ones.
+func fuzzSeeds(f *testing.F) {
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		f.Fatal(err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "github.com/pdfcpu/pdfcpu@v0.15.0/pkg/testdata")
+	for _, n := range []string{"test.pdf", "testRot.pdf", "empty.pdf", "blank-scan.pdf", "zineTest.pdf"} {
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			f.Fatalf("seed %s: %v", n, err)
+		}
+		f.Add(data)
+	}
+	// A /Prev cycle, a huge /Size, a negative offset and deep nesting.
+	f.Add([]byte("%PDF-1.4\nxref\n0 1\n0000000000 65535 f \ntrailer\n<</Size 99999999999/Root 1 0 R/Prev 9>>\nstartxref\n9\n%%EOF\n"))
+	f.Add([]byte("%PDF-1.4\n1 0 obj\n<</Type/XRef/W[1 4 2]/Size 3/Index[0 -5]/Length 5/Prev -4>>stream\nabcde\nendstream\nendobj\nstartxref\n9\n%%EOF"))
+	f.Add([]byte("%PDF-1.4\n1 0 obj " + strings.Repeat("[", 500) + "\nstartxref\n9\n%%EOF"))
+}
+
+func FuzzRead(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		d, err := openDocument(r, int64(len(data)))
+		if err != nil {
+			return
+		}
+		d.catalog()
+		if n, err := d.pageCount(); err == nil && n > 0 {
+			d.page(min(n, 3))
+		}
+		d.signatures()
+		checkSignable(d)
+		Verify(r, int64(len(data)), VerifyOptions{})
+	})
+}
+
+// FuzzSign runs the whole signing path on mutated input: it must either
+// fail with an error or produce a file our reader can open again.
+func FuzzSign(f *testing.F) {
+	fuzzSeeds(f)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fuzz"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	cert, _ := x509.ParseCertificate(der)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var out bytes.Buffer
+		err := Sign(context.Background(), bytes.NewReader(data), int64(len(data)), &out, Options{Signer: key, Certificates: []*x509.Certificate{cert}})
+		if err != nil {
+			return
+		}
+		if _, err := openDocument(bytes.NewReader(out.Bytes()), int64(out.Len())); err != nil {
+			t.Fatalf("signed output unreadable: %v", err)
+		}
+	})
+}
+
+var _ io.ReaderAt = (*appendedReaderAt)(nil)

@@ -1,0 +1,343 @@
+package pades
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// parser reads PDF objects from an in-memory window of the file. When an
+// object runs past the end of a window that is not the end of the file,
+// errShort tells the caller to retry with a larger window.
+type parser struct {
+	buf   []byte
+	pos   int
+	final bool // buf reaches the end of the data: running out is a syntax error
+}
+
+var errShort = errors.New("pades: object exceeds read window")
+
+const maxDepth = 64 // nesting of arrays and dictionaries
+
+func isWhite(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
+		return true
+	}
+	return false
+}
+
+func (p *parser) eof() error {
+	if p.final {
+		return fmt.Errorf("pades: unexpected end of data at %d", p.pos)
+	}
+	return errShort
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.buf) {
+		c := p.buf[p.pos]
+		if isWhite(c) {
+			p.pos++
+		} else if c == '%' {
+			for p.pos < len(p.buf) && p.buf[p.pos] != '\n' && p.buf[p.pos] != '\r' {
+				p.pos++
+			}
+		} else {
+			return
+		}
+	}
+}
+
+// keyword reads a run of regular characters (a keyword or number).
+func (p *parser) keyword() []byte {
+	start := p.pos
+	for p.pos < len(p.buf) && !isWhite(p.buf[p.pos]) && !isDelimiter(p.buf[p.pos]) {
+		p.pos++
+	}
+	return p.buf[start:p.pos]
+}
+
+// expect consumes keyword kw after optional whitespace.
+func (p *parser) expect(kw string) error {
+	p.skipSpace()
+	start := p.pos
+	got := p.keyword()
+	if p.pos == len(p.buf) && !p.final {
+		return errShort
+	}
+	if string(got) != kw {
+		return fmt.Errorf("pades: expected %q at %d, found %q", kw, start, truncate(got))
+	}
+	return nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 20 {
+		b = b[:20]
+	}
+	return string(b)
+}
+
+// object parses one direct object; "R" references are recognised.
+func (p *parser) object(depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("pades: objects nested deeper than %d", maxDepth)
+	}
+	p.skipSpace()
+	if p.pos >= len(p.buf) {
+		return nil, p.eof()
+	}
+	switch c := p.buf[p.pos]; c {
+	case '/':
+		return p.name()
+	case '(':
+		return p.literalString()
+	case '<':
+		if p.pos+1 >= len(p.buf) {
+			return nil, p.eof()
+		}
+		if p.buf[p.pos+1] == '<' {
+			return p.dictionary(depth)
+		}
+		return p.hexString()
+	case '[':
+		p.pos++
+		arr := array{}
+		for {
+			p.skipSpace()
+			if p.pos >= len(p.buf) {
+				return nil, p.eof()
+			}
+			if p.buf[p.pos] == ']' {
+				p.pos++
+				return arr, nil
+			}
+			o, err := p.object(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, o)
+		}
+	case ')', '>', ']', '{', '}':
+		return nil, fmt.Errorf("pades: unexpected %q at %d", c, p.pos)
+	}
+	start := p.pos
+	kw := p.keyword()
+	if p.pos == len(p.buf) && !p.final {
+		return nil, errShort
+	}
+	switch string(kw) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	case "null":
+		return nil, nil
+	}
+	if len(kw) == 0 {
+		return nil, fmt.Errorf("pades: unexpected byte %q at %d", p.buf[start], start)
+	}
+	if n, err := strconv.ParseInt(string(kw), 10, 64); err == nil {
+		// "num gen R" is a reference; look ahead without committing.
+		save := p.pos
+		p.skipSpace()
+		gstart := p.pos
+		g := p.keyword()
+		if gen, err := strconv.ParseInt(string(g), 10, 32); err == nil && len(g) > 0 && g[0] != '+' && g[0] != '-' {
+			p.skipSpace()
+			if p.pos < len(p.buf) && p.buf[p.pos] == 'R' && (p.pos+1 == len(p.buf) || isWhite(p.buf[p.pos+1]) || isDelimiter(p.buf[p.pos+1])) {
+				p.pos++
+				if n < 0 || n > 1<<31 || gen < 0 {
+					return nil, fmt.Errorf("pades: bad reference at %d", start)
+				}
+				return ref{int(n), int(gen)}, nil
+			}
+			if p.pos >= len(p.buf) && !p.final {
+				return nil, errShort
+			}
+		} else if gstart >= len(p.buf) && !p.final {
+			return nil, errShort
+		}
+		p.pos = save
+		return n, nil
+	}
+	if f, err := parseReal(kw); err == nil {
+		return f, nil
+	}
+	return nil, fmt.Errorf("pades: unexpected token %q at %d", truncate(kw), start)
+}
+
+// parseReal accepts PDF reals ("-.5", "3.", "+1.25") and nothing exotic.
+func parseReal(b []byte) (float64, error) {
+	if len(b) == 0 || len(b) > 64 {
+		return 0, errors.New("bad real")
+	}
+	for i, c := range b {
+		if !(c >= '0' && c <= '9' || c == '.' || (i == 0 && (c == '-' || c == '+'))) {
+			// Some producers write "--5" or "1.2.3"; treat as 0 like other readers.
+			return 0, errors.New("bad real")
+		}
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return 0, err
+	}
+	return f, nil
+}
+
+func (p *parser) name() (name, error) {
+	p.pos++ // '/'
+	start := p.pos
+	var out []byte
+	for p.pos < len(p.buf) && !isWhite(p.buf[p.pos]) && !isDelimiter(p.buf[p.pos]) {
+		c := p.buf[p.pos]
+		if c == '#' && p.pos+2 < len(p.buf) {
+			if v, err := strconv.ParseUint(string(p.buf[p.pos+1:p.pos+3]), 16, 8); err == nil {
+				if out == nil {
+					out = append([]byte{}, p.buf[start:p.pos]...)
+				}
+				out = append(out, byte(v))
+				p.pos += 3
+				continue
+			}
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+		p.pos++
+	}
+	if p.pos == len(p.buf) && !p.final {
+		return "", errShort
+	}
+	if out != nil {
+		return name(out), nil
+	}
+	return name(p.buf[start:p.pos]), nil
+}
+
+func (p *parser) literalString() (pdfstr, error) {
+	p.pos++ // '('
+	out := []byte{}
+	level := 1
+	for p.pos < len(p.buf) {
+		c := p.buf[p.pos]
+		p.pos++
+		switch c {
+		case '(':
+			level++
+		case ')':
+			level--
+			if level == 0 {
+				return out, nil
+			}
+		case '\\':
+			if p.pos >= len(p.buf) {
+				return nil, p.eof()
+			}
+			e := p.buf[p.pos]
+			p.pos++
+			switch e {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 't':
+				c = '\t'
+			case 'b':
+				c = '\b'
+			case 'f':
+				c = '\f'
+			case '\r':
+				if p.pos < len(p.buf) && p.buf[p.pos] == '\n' {
+					p.pos++
+				}
+				continue
+			case '\n':
+				continue
+			default:
+				if e >= '0' && e <= '7' {
+					v := int(e - '0')
+					for i := 0; i < 2 && p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '7'; i++ {
+						v = v*8 + int(p.buf[p.pos]-'0')
+						p.pos++
+					}
+					c = byte(v)
+				} else {
+					c = e
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return nil, p.eof()
+}
+
+func (p *parser) hexString() (pdfstr, error) {
+	p.pos++ // '<'
+	out := []byte{}
+	var hi byte
+	half := false
+	for p.pos < len(p.buf) {
+		c := p.buf[p.pos]
+		p.pos++
+		var v byte
+		switch {
+		case c == '>':
+			if half {
+				out = append(out, hi<<4)
+			}
+			return out, nil
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		case isWhite(c):
+			continue
+		default:
+			return nil, fmt.Errorf("pades: bad hex string byte %q at %d", c, p.pos-1)
+		}
+		if half {
+			out = append(out, hi<<4|v)
+		} else {
+			hi = v
+		}
+		half = !half
+	}
+	return nil, p.eof()
+}
+
+func (p *parser) dictionary(depth int) (dict, error) {
+	p.pos += 2 // "<<"
+	d := dict{}
+	for {
+		p.skipSpace()
+		if p.pos+1 >= len(p.buf) {
+			return nil, p.eof()
+		}
+		if p.buf[p.pos] == '>' && p.buf[p.pos+1] == '>' {
+			p.pos += 2
+			return d, nil
+		}
+		if p.buf[p.pos] != '/' {
+			return nil, fmt.Errorf("pades: dictionary key expected at %d", p.pos)
+		}
+		k, err := p.name()
+		if err != nil {
+			return nil, err
+		}
+		v, err := p.object(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil { // a null value is the same as an absent key
+			d[k] = v
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package pades
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// The PDF object model used by the lazy reader and the revision writer.
+// Integers are int64, reals float64, booleans bool and null nil.
+type (
+	name   string
+	dict   map[name]any
+	array  []any
+	ref    struct{ num, gen int }
+	pdfstr []byte // literal or hexadecimal string, as bytes
+	// stream is a stream object: its dictionary and where its data starts.
+	stream struct {
+		dict   dict
+		offset int64 // absolute offset of the first data byte
+	}
+)
+
+func (d dict) name(k name) name {
+	n, _ := d[k].(name)
+	return n
+}
+
+func (r ref) String() string { return fmt.Sprintf("%d %d R", r.num, r.gen) }
+
+// writeObject serialises o in PDF syntax. Dictionary keys are sorted (with
+// /Type first) so output is deterministic.
+func writeObject(buf *bytes.Buffer, o any) {
+	switch v := o.(type) {
+	case nil:
+		buf.WriteString("null")
+	case bool:
+		buf.WriteString(strconv.FormatBool(v))
+	case int:
+		buf.WriteString(strconv.Itoa(v))
+	case int64:
+		buf.WriteString(strconv.FormatInt(v, 10))
+	case float64:
+		buf.WriteString(formatReal(v))
+	case name:
+		writeName(buf, v)
+	case pdfstr:
+		writeString(buf, v)
+	case ref:
+		fmt.Fprintf(buf, "%d %d R", v.num, v.gen)
+	case array:
+		buf.WriteByte('[')
+		for i, e := range v {
+			if i > 0 {
+				buf.WriteByte(' ')
+			}
+			writeObject(buf, e)
+		}
+		buf.WriteByte(']')
+	case dict:
+		buf.WriteString("<<")
+		keys := make([]name, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i] == "Type" || keys[j] == "Type" {
+				return keys[i] == "Type"
+			}
+			return keys[i] < keys[j]
+		})
+		for _, k := range keys {
+			writeName(buf, k)
+			buf.WriteByte(' ')
+			writeObject(buf, v[k])
+		}
+		buf.WriteString(">>")
+	case rawPDF:
+		buf.WriteString(string(v))
+	default:
+		panic(fmt.Sprintf("pades: cannot write %T", o))
+	}
+}
+
+// rawPDF is pre-formatted PDF syntax written as is.
+type rawPDF string
+
+func formatReal(f float64) string {
+	s := strconv.FormatFloat(f, 'f', 4, 64)
+	s = trimZeros(s)
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+func trimZeros(s string) string {
+	if !bytes.ContainsRune([]byte(s), '.') {
+		return s
+	}
+	for len(s) > 0 && s[len(s)-1] == '0' {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && s[len(s)-1] == '.' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func writeName(buf *bytes.Buffer, n name) {
+	buf.WriteByte('/')
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if c < 0x21 || c > 0x7e || isDelimiter(c) || c == '#' {
+			fmt.Fprintf(buf, "#%02X", c)
+		} else {
+			buf.WriteByte(c)
+		}
+	}
+}
+
+func writeString(buf *bytes.Buffer, s []byte) {
+	buf.WriteByte('(')
+	for _, c := range s {
+		switch c {
+		case '(', ')', '\\':
+			buf.WriteByte('\\')
+			buf.WriteByte(c)
+		case '\r':
+			buf.WriteString(`\r`)
+		default:
+			buf.WriteByte(c)
+		}
+	}
+	buf.WriteByte(')')
+}
