@@ -210,5 +210,8 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Key, error)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
+	// A failed last-used write must not refuse a valid key; the next
+	// request retries it.
+	_ = s.touch(ctx, &k)
 	return &k, nil
 }

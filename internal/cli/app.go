@@ -22,10 +22,16 @@ import (
 	"github.com/vellum-sign/vellum/internal/blob"
 	"github.com/vellum-sign/vellum/internal/config"
 	"github.com/vellum-sign/vellum/internal/db"
+	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/idempotency"
 	"github.com/vellum-sign/vellum/internal/jobs"
+	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/pki"
+	"github.com/vellum-sign/vellum/internal/signerpage"
 	"github.com/vellum-sign/vellum/internal/tsa"
+	"github.com/vellum-sign/vellum/internal/webhook"
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
@@ -41,11 +47,21 @@ type app struct {
 	outbox   *jobs.Outbox
 	queue    *asynq.Client
 	accounts *account.Service
-	pki      *pki.PKI
+	docs     *document.Service
+	// webhooks publishes events (envelopes call Publish in their
+	// transactions) and serves the webhook API; webhookDelivery makes the
+	// attempts in worker processes.
+	webhooks        *webhook.Service
+	webhookDelivery *webhook.Deliverer
+	pki             *pki.PKI
 	// tsa is the built-in time-stamp authority, nil unless enabled.
 	tsa http.Handler
 	// timestamper gets RFC 3161 tokens from the configured TSAs for signing.
 	timestamper *rfc3161.Client
+	// envelopes is the envelope workflow; devMail keeps outgoing mail for
+	// /dev/mail when no SMTP server is configured.
+	envelopes *envelope.Service
+	devMail   *mail.Dev
 
 	closers []func()
 }
@@ -105,6 +121,18 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 	a.queue = asynq.NewClientFromRedisClient(rc)
 	a.outbox = jobs.NewOutbox(a.db)
 	a.accounts = account.NewService(a.db)
+	a.docs = document.NewService(a.db, a.blob, envelopeUsage{a}, document.Config{MaxSize: cfg.MaxUploadBytes, Log: log})
+	whCfg := webhook.Config{
+		AllowPrivate: cfg.Webhook.AllowPrivate, AllowHTTP: cfg.Webhook.AllowHTTP,
+		Timeout: cfg.Webhook.Timeout, Retention: cfg.Webhook.Retention,
+		// Half the worker's slots at most for one endpoint, so a hanging
+		// receiver leaves the rest to the others.
+		EndpointConcurrency: max(1, cfg.WorkerConcurrency/2),
+	}
+	a.webhooks = webhook.NewService(a.db, a.outbox, whCfg)
+	// TODO(lead): pass a webhook.Notifier backed by internal/mail so the
+	// account is e-mailed when an endpoint is disabled; nil only logs.
+	a.webhookDelivery = webhook.NewDeliverer(a.db, a.outbox, whCfg, nil, log.With("component", "webhooks"))
 	if err := a.buildPKI(ctx, dev); err != nil {
 		a.close()
 		return nil, err
@@ -152,7 +180,7 @@ func (a *app) initPKI(ctx context.Context, create bool) error {
 	if a.timestamper, err = rfc3161.NewClient(servers); err != nil {
 		return fmt.Errorf("VELLUM_TSA_URLS: %w", err)
 	}
-	return nil
+	return a.buildEnvelopes(ctx)
 }
 
 func openBlob(ctx context.Context, c config.BlobConfig) (blob.Store, error) {
@@ -185,7 +213,11 @@ func (a *app) close() {
 
 // registerTasks wires every task handler into the worker. Domain packages
 // add theirs here as they arrive.
-func (a *app) registerTasks(w *jobs.Worker) {}
+func (a *app) registerTasks(w *jobs.Worker) {
+	w.Handle(webhook.TaskDeliver, a.webhookDelivery.Deliver)
+	w.Handle(webhook.TaskEndpointDisabled, a.webhookDelivery.NotifyDisabled)
+	a.envelopes.RegisterTasks(w)
+}
 
 // mounts lists the route groups the API process serves.
 func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
@@ -198,6 +230,17 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 				e.POST("/tsa", echo.WrapHandler(a.tsa))
 			}
 		},
+		httpapi.KeyRoutes(a.accounts),
+		httpapi.DocumentRoutes(a.docs),
+		httpapi.WebhookRoutes(a.webhooks),
+		httpapi.EnvelopeRoutes(a.envelopes),
+		httpapi.SignerRoutes(a.envelopes),
+		func(e *echo.Echo, _ *echo.Group) {
+			if a.devMail != nil {
+				e.GET("/dev/mail", echo.WrapHandler(a.devMail.Handler()))
+			}
+		},
+		signerpage.Routes(a.log),
 	}
 }
 
@@ -224,6 +267,10 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 			Logger: a.log.With("component", "worker"), Registerer: a.registry,
 		})
 		a.registerTasks(worker)
+		wg.Add(1)
+		go func() { defer wg.Done(); a.webhookDelivery.RunPruner(dispCtx, time.Hour) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); a.envelopes.RunSweeper(dispCtx) }()
 		if err := worker.Start(); err != nil {
 			stopDispatcher()
 			wg.Wait()
@@ -235,6 +282,13 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 		Log: a.log, Registry: a.registry, Accounts: a.accounts,
 		Ready:    map[string]httpapi.Pinger{"database": a.db, "redis": redisPinger{a.redis}, "storage": a.blob},
 		OpsToken: a.cfg.OpsToken,
+		Redis:    a.redis,
+		RateLimits: httpapi.RateLimits{
+			PerKey: httpapi.RateLimit{PerMinute: a.cfg.RateLimitPerMinute, Burst: a.cfg.RateLimitBurst},
+			PerIP:  httpapi.RateLimit{PerMinute: a.cfg.IPRateLimitPerMinute, Burst: a.cfg.IPRateLimitBurst},
+		},
+		Idempotency:     idempotency.NewStore(a.db),
+		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20,
 	}
 	if opts.api {
 		deps.Mount = a.mounts()

@@ -34,6 +34,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, set := os.LookupEnv("VELLUM_PUBLIC_URL"); !set {
 		cfg.PublicURL = "http://" + browsable(cfg.Addr)
 	}
+	// On a laptop the receiver under test is usually on localhost over http.
+	if _, set := os.LookupEnv("VELLUM_WEBHOOK_ALLOW_PRIVATE"); !set {
+		cfg.Webhook.AllowPrivate = true
+	}
+	if _, set := os.LookupEnv("VELLUM_WEBHOOK_ALLOW_HTTP"); !set {
+		cfg.Webhook.AllowHTTP = true
+	}
 	if _, set := os.LookupEnv("VELLUM_LOG_FORMAT"); !set {
 		cfg.LogFormat = "text"
 	}

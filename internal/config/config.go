@@ -27,6 +27,12 @@ type Config struct {
 	Blob BlobConfig
 	SMTP SMTPConfig
 
+	// TokenSecret (hex, ≥ 32 bytes) derives signing-link tokens and
+	// one-time codes, so the database stores only their hashes
+	// (VELLUM_TOKEN_SECRET). Empty: a key generated once and kept in the
+	// database.
+	TokenSecret string
+
 	// OpsToken guards /ops/queues; empty disables the dashboard (VELLUM_OPS_TOKEN).
 	OpsToken string
 
@@ -52,10 +58,27 @@ type Config struct {
 	// MaxUploadBytes is the largest document accepted (VELLUM_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 
+	Webhook WebhookConfig
+
 	// DataDir holds everything `vellum dev` keeps (VELLUM_DATA_DIR).
 	DataDir string
 	// DevAPIKey makes `vellum dev` use this test key (VELLUM_DEV_API_KEY).
 	DevAPIKey string
+}
+
+// WebhookConfig tunes webhook delivery.
+type WebhookConfig struct {
+	// AllowPrivate lets deliveries reach loopback, private, link-local,
+	// CGNAT and cloud-metadata addresses (VELLUM_WEBHOOK_ALLOW_PRIVATE);
+	// `vellum dev` defaults it to true, production must not.
+	AllowPrivate bool
+	// AllowHTTP accepts http:// endpoint URLs (VELLUM_WEBHOOK_ALLOW_HTTP).
+	AllowHTTP bool
+	// Timeout bounds one delivery attempt (VELLUM_WEBHOOK_TIMEOUT).
+	Timeout time.Duration
+	// Retention keeps finished deliveries and their attempts
+	// (VELLUM_WEBHOOK_RETENTION).
+	Retention time.Duration
 }
 
 // BlobConfig selects and configures blob storage.
@@ -115,6 +138,7 @@ var Vars = []Var{
 	{"VELLUM_S3_SECRET_ACCESS_KEY", "", "static secret key"},
 	{"VELLUM_S3_PATH_STYLE", "false", "path-style bucket addressing (most self-hosted S3 servers)"},
 	{"VELLUM_S3_PREFIX", "", "key prefix inside the bucket"},
+	{"VELLUM_TOKEN_SECRET", "", "hex secret (≥ 64 hex digits) deriving signing-link tokens; empty: generated once and kept in the database"},
 	{"VELLUM_SMTP_HOST", "", "SMTP server host; empty logs mail instead of sending"},
 	{"VELLUM_SMTP_PORT", "587", "SMTP port"},
 	{"VELLUM_SMTP_USERNAME", "", "SMTP user"},
@@ -135,6 +159,10 @@ var Vars = []Var{
 	{"VELLUM_IP_RATE_LIMIT_PER_MINUTE", "60", "requests per minute per client IP on public routes and failed authentication (0: no limit)"},
 	{"VELLUM_IP_RATE_LIMIT_BURST", "120", "burst size per client IP"},
 	{"VELLUM_MAX_UPLOAD_BYTES", "52428800", "largest document upload in bytes (default 50 MiB)"},
+	{"VELLUM_WEBHOOK_ALLOW_PRIVATE", "false", "deliver webhooks to loopback, private, link-local, CGNAT and metadata addresses (vellum dev: true)"},
+	{"VELLUM_WEBHOOK_ALLOW_HTTP", "false", "accept http:// webhook URLs, not only https:// (vellum dev: true)"},
+	{"VELLUM_WEBHOOK_TIMEOUT", "10s", "time limit of one webhook delivery attempt"},
+	{"VELLUM_WEBHOOK_RETENTION", "720h", "keep finished webhook deliveries and their attempt logs this long"},
 	{"VELLUM_DATA_DIR", "./.vellum", "vellum dev: where the SQLite file, blobs and dev PKI live"},
 	{"VELLUM_DEV_API_KEY", "", "vellum dev: use this sk_test_… key instead of generating one"},
 }
@@ -191,6 +219,7 @@ func Load() (*Config, error) {
 			S3PathStyle:       boolVar("VELLUM_S3_PATH_STYLE"),
 			S3Prefix:          get("VELLUM_S3_PREFIX"),
 		},
+		TokenSecret: get("VELLUM_TOKEN_SECRET"),
 		SMTP: SMTPConfig{
 			Host:     get("VELLUM_SMTP_HOST"),
 			Port:     intVar("VELLUM_SMTP_PORT"),
@@ -217,6 +246,12 @@ func Load() (*Config, error) {
 		MaxUploadBytes:       int64(intVar("VELLUM_MAX_UPLOAD_BYTES")),
 		DataDir:              get("VELLUM_DATA_DIR"),
 		DevAPIKey:            get("VELLUM_DEV_API_KEY"),
+		Webhook: WebhookConfig{
+			AllowPrivate: boolVar("VELLUM_WEBHOOK_ALLOW_PRIVATE"),
+			AllowHTTP:    boolVar("VELLUM_WEBHOOK_ALLOW_HTTP"),
+			Timeout:      durVar("VELLUM_WEBHOOK_TIMEOUT"),
+			Retention:    durVar("VELLUM_WEBHOOK_RETENTION"),
+		},
 	}
 	return c, errors.Join(errs...)
 }
@@ -276,6 +311,9 @@ func (c *Config) ValidateCommon() error {
 		if v.n < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d must not be negative", v.name, v.n))
 		}
+	}
+	if c.Webhook.Timeout > time.Minute {
+		errs = append(errs, fmt.Errorf("VELLUM_WEBHOOK_TIMEOUT: %s is over the maximum of 1m", c.Webhook.Timeout))
 	}
 	if c.MaxUploadBytes < 1024 {
 		errs = append(errs, fmt.Errorf("VELLUM_MAX_UPLOAD_BYTES: %d is below the minimum of 1024", c.MaxUploadBytes))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -133,7 +134,8 @@ func errorHandler(err error, c echo.Context) {
 type retryAfterError interface{ RetryAfter() string }
 
 func retryAfter(err error) (string, bool) {
-	if r, ok := err.(retryAfterError); ok {
+	var r retryAfterError
+	if errors.As(err, &r) {
 		return r.RetryAfter(), true
 	}
 	return "", false

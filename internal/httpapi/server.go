@@ -7,6 +7,8 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,7 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/idempotency"
 )
 
 // Pinger is anything /readyz checks.
@@ -35,7 +40,20 @@ type Deps struct {
 	Queues   http.Handler
 	OpsToken string
 	// Mount adds further routes (PKI, TSA, API resources) to the router.
+	// api is the authenticated /api/v1 group: bearer API key, per-key rate
+	// limit, request body cap and Idempotency-Key handling. Public routes
+	// (signer API, PKI) go on e, where the per-IP limit applies.
 	Mount []func(e *echo.Echo, api *echo.Group)
+
+	// Redis backs the rate limiters, shared by every instance; nil disables
+	// rate limiting.
+	Redis      redis.UniversalClient
+	RateLimits RateLimits
+	// Idempotency stores Idempotency-Key records; nil ignores the header.
+	Idempotency *idempotency.Store
+	// MaxRequestBytes caps any request body under /api/v1 (default: 51 MiB,
+	// the default upload limit and room for multipart framing).
+	MaxRequestBytes int64
 }
 
 // New builds the router.
@@ -44,8 +62,13 @@ func New(d Deps) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler
+	// X-Forwarded-For is believed only from private and loopback proxies,
+	// so a client cannot pick its own IP for the per-IP limit.
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	lim := newLimiter(d.Redis, d.RateLimits)
 	e.Use(requestContext(d.Log))
 	e.Use(newHTTPMetrics(d.Registry).middleware())
+	e.Use(lim.ipRateLimit())
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -58,7 +81,22 @@ func New(d Deps) *echo.Echo {
 		ops.Any("/*", echo.WrapHandler(d.Queues))
 	}
 
+	e.GET("/api/openapi.json", serveOpenAPI)
+	e.GET("/docs", serveDocsPage)
+
+	maxBody := d.MaxRequestBytes
+	if maxBody <= 0 {
+		maxBody = 51 << 20
+	}
 	api := e.Group("/api/v1")
+	if d.Accounts != nil {
+		api.Use(requireAPIKey(d.Accounts, lim), lim.keyRateLimit())
+	}
+	api.Use(capBody(maxBody), idempotent(d.Idempotency))
+	// Group middleware makes Echo route every unmatched /api/v1 path to a
+	// catch-all 404; tell a wrong method (405) from an unknown path.
+	api.RouteNotFound("", methodNotAllowedOrNotFound(e))
+	api.RouteNotFound("/*", methodNotAllowedOrNotFound(e))
 	for _, m := range d.Mount {
 		m(e, api)
 	}
@@ -128,26 +166,98 @@ func APIKey(c echo.Context) *account.Key {
 // RequireAPIKey authenticates `Authorization: Bearer sk_…` against the
 // database on every request, so revocation takes effect at once everywhere.
 func RequireAPIKey(accounts *account.Service) echo.MiddlewareFunc {
+	return requireAPIKey(accounts, nil)
+}
+
+// requireAPIKey is RequireAPIKey charging failed attempts to the client's
+// IP budget, which slows down key guessing.
+func requireAPIKey(accounts *account.Service, lim *limiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Request().Header.Get("Authorization")
 			scheme, secret, found := strings.Cut(h, " ")
-			if !found || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+			if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+				if err := lim.allowIP(c); err != nil {
+					return err
+				}
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="vellum"`)
 				return NewProblem(http.StatusUnauthorized, "unauthorized", "missing bearer API key: send Authorization: Bearer sk_…")
 			}
 			k, err := accounts.Authenticate(c.Request().Context(), strings.TrimSpace(secret))
 			if err != nil {
-				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="vellum", error="invalid_token"`)
-				if err == account.ErrInvalidKey {
+				if errors.Is(err, account.ErrInvalidKey) {
+					if err := lim.allowIP(c); err != nil {
+						return err
+					}
+					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="vellum", error="invalid_token"`)
 					return NewProblem(http.StatusUnauthorized, "invalid_api_key", "the API key is invalid or has been revoked")
 				}
 				return err
 			}
 			ctx := context.WithValue(c.Request().Context(), keyKey{}, k)
-			log := Logger(ctx).With("account_id", k.AccountID, "key_id", k.ID)
+			log := Logger(ctx).With("account_id", k.AccountID, "key_id", k.ID, "environment", string(k.Environment))
 			c.SetRequest(c.Request().WithContext(context.WithValue(ctx, loggerKey{}, log)))
 			return next(c)
 		}
 	}
+}
+
+// capBody bounds every request body; handlers with tighter limits apply
+// their own.
+func capBody(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > n {
+				return NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large",
+					fmt.Sprintf("the request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, n))
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// methodNotAllowedOrNotFound answers 405 with Allow when another method is
+// routed at the request's path, else 404.
+func methodNotAllowedOrNotFound(e *echo.Echo) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		path := c.Request().URL.Path
+		var allow []string
+		for _, r := range e.Routes() {
+			if r.Method == echo.RouteNotFound || strings.HasSuffix(r.Path, "/*") || !templateMatches(r.Path, path) {
+				continue
+			}
+			if !contains(allow, r.Method) {
+				allow = append(allow, r.Method)
+			}
+		}
+		if len(allow) == 0 {
+			return echo.ErrNotFound
+		}
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+		return NewProblem(http.StatusMethodNotAllowed, "method_not_allowed",
+			fmt.Sprintf("%s is not allowed here; use %s", c.Request().Method, strings.Join(allow, ", ")))
+	}
+}
+
+// templateMatches reports whether an Echo route template (with :params)
+// matches a request path.
+func templateMatches(template, path string) bool {
+	ts, ps := strings.Split(template, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if strings.HasPrefix(ts[i], ":") {
+			if ps[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ts[i] != ps[i] {
+			return false
+		}
+	}
+	return true
 }

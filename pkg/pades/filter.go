@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // maxDecoded bounds the decoded size of the streams the reader needs (xref
@@ -56,13 +57,35 @@ func decodeStream(d dict, raw []byte) ([]byte, error) {
 	return data, nil
 }
 
+// zlibReaders recycles zlib readers: a new one allocates and clears a 32 KB
+// window and large Huffman tables, which dominated the cost of reading a
+// small file's xref and object streams.
+var zlibReaders sync.Pool
+
 func inflate(data []byte) ([]byte, error) {
-	zr, err := zlib.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("inflate: %w", err)
+	var zr io.ReadCloser
+	if pooled, ok := zlibReaders.Get().(io.ReadCloser); ok {
+		if err := pooled.(zlib.Resetter).Reset(bytes.NewReader(data), nil); err != nil {
+			zlibReaders.Put(pooled)
+			return nil, fmt.Errorf("inflate: %w", err)
+		}
+		zr = pooled
+	} else {
+		r, err := zlib.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("inflate: %w", err)
+		}
+		zr = r
 	}
-	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, maxDecoded+1))
+	defer func() {
+		zr.Close()
+		zlibReaders.Put(zr)
+	}()
+	// Xref and object streams typically compress 3–6×: start there rather
+	// than at io.ReadAll's 512 bytes (capped, so a guess never costs much).
+	buf := bytes.NewBuffer(make([]byte, 0, min(4*len(data)+512, 1<<20)))
+	_, err := buf.ReadFrom(io.LimitReader(zr, maxDecoded+1))
+	out := buf.Bytes()
 	if len(out) > maxDecoded {
 		return nil, errors.New("inflate: stream too large")
 	}

@@ -142,13 +142,13 @@ func (p *parser) object(depth int) (any, error) {
 	if len(kw) == 0 {
 		return nil, fmt.Errorf("pades: unexpected byte %q at %d", p.buf[start], start)
 	}
-	if n, err := strconv.ParseInt(string(kw), 10, 64); err == nil {
+	if n, ok := parseInt(kw, 64); ok {
 		// "num gen R" is a reference; look ahead without committing.
 		save := p.pos
 		p.skipSpace()
 		gstart := p.pos
 		g := p.keyword()
-		if gen, err := strconv.ParseInt(string(g), 10, 32); err == nil && len(g) > 0 && g[0] != '+' && g[0] != '-' {
+		if gen, ok := parseInt(g, 32); ok && g[0] != '+' && g[0] != '-' {
 			p.skipSpace()
 			if p.pos < len(p.buf) && p.buf[p.pos] == 'R' && (p.pos+1 == len(p.buf) || isWhite(p.buf[p.pos+1]) || isDelimiter(p.buf[p.pos+1])) {
 				p.pos++
@@ -170,6 +170,41 @@ func (p *parser) object(depth int) (any, error) {
 		return f, nil
 	}
 	return nil, fmt.Errorf("pades: unexpected token %q at %d", truncate(kw), start)
+}
+
+// parseInt is strconv.ParseInt(string(b), 10, bits) without its
+// allocations: an optional sign, then decimal digits, within range.
+func parseInt(b []byte, bits uint) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	neg := false
+	if b[0] == '+' || b[0] == '-' {
+		neg = b[0] == '-'
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	limit := uint64(1)<<(bits-1) - 1
+	if neg {
+		limit++
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (limit-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
 }
 
 // parseReal accepts PDF reals ("-.5", "3.", "+1.25") and nothing exotic.

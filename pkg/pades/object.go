@@ -3,8 +3,9 @@ package pades
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // The PDF object model used by the lazy reader and the revision writer.
@@ -48,7 +49,7 @@ func writeObject(buf *bytes.Buffer, o any) {
 	case pdfstr:
 		writeString(buf, v)
 	case ref:
-		fmt.Fprintf(buf, "%d %d R", v.num, v.gen)
+		writeRef(buf, v)
 	case array:
 		buf.WriteByte('[')
 		for i, e := range v {
@@ -64,11 +65,16 @@ func writeObject(buf *bytes.Buffer, o any) {
 		for k := range v {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i] == "Type" || keys[j] == "Type" {
-				return keys[i] == "Type"
+		slices.SortFunc(keys, func(a, b name) int {
+			switch {
+			case a == b:
+				return 0
+			case a == "Type":
+				return -1
+			case b == "Type":
+				return 1
 			}
-			return keys[i] < keys[j]
+			return strings.Compare(string(a), string(b))
 		})
 		for _, k := range keys {
 			writeName(buf, k)
@@ -81,6 +87,16 @@ func writeObject(buf *bytes.Buffer, o any) {
 	default:
 		panic(fmt.Sprintf("pades: cannot write %T", o))
 	}
+}
+
+// writeRef writes "num gen R".
+func writeRef(buf *bytes.Buffer, r ref) {
+	var b [48]byte
+	n := strconv.AppendInt(b[:0], int64(r.num), 10)
+	n = append(n, ' ')
+	n = strconv.AppendInt(n, int64(r.gen), 10)
+	n = append(n, " R"...)
+	buf.Write(n)
 }
 
 // rawPDF is pre-formatted PDF syntax written as is.

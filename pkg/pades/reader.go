@@ -25,6 +25,16 @@ type document struct {
 
 	objstms map[int]*objStream
 	loads   int // objects parsed, to bound work on hostile input
+
+	// cache holds recently parsed objects (the catalog is read several
+	// times per signature). Objects from the document are never modified
+	// in place — the writer clones before changing — so they can be shared.
+	cache   map[int]any
+	scratch []byte // parse window reused across reads
+	// tail is a copy of the original file's bytes from tailOff to its end:
+	// reads inside it (the newest xref section, typically) need no I/O.
+	tail    []byte
+	tailOff int64
 }
 
 type xrefEntry struct {
@@ -51,10 +61,18 @@ const (
 	maxLoads      = 200000   // objects parsed per document
 	maxWindow     = 16 << 20 // largest single object read
 	initialWindow = 4096
+	maxScratch    = 256 << 10 // largest parse window kept for reuse
+	maxCached     = 64        // parsed objects kept per document
+	tailWindow    = 8192      // bytes kept from the end of the file
 )
 
 // readAt reads up to n bytes at off, fewer at the end of the file.
 func (d *document) readAt(off int64, n int) ([]byte, bool, error) {
+	return d.readInto(nil, off, n)
+}
+
+// readInto is readAt reading into buf when it is large enough.
+func (d *document) readInto(buf []byte, off int64, n int) ([]byte, bool, error) {
 	if off < 0 || off > d.size {
 		return nil, false, fmt.Errorf("offset %d outside file of %d bytes", off, d.size)
 	}
@@ -63,7 +81,15 @@ func (d *document) readAt(off int64, n int) ([]byte, bool, error) {
 		n = int(d.size - off)
 		final = true
 	}
-	buf := make([]byte, n)
+	if cap(buf) >= n {
+		buf = buf[:n]
+	} else {
+		buf = make([]byte, n)
+	}
+	if t := off - d.tailOff; d.tail != nil && t >= 0 && t+int64(n) <= int64(len(d.tail)) {
+		copy(buf, d.tail[t:])
+		return buf, final, nil
+	}
 	m, err := d.r.ReadAt(buf, off)
 	if m < n {
 		if err == nil {
@@ -77,16 +103,33 @@ func (d *document) readAt(off int64, n int) ([]byte, bool, error) {
 // parseAt runs fn over growing windows starting at off until it stops
 // asking for more data.
 func (d *document) parseAt(off int64, fn func(p *parser) error) error {
+	return d.parseAtHint(off, nil, fn)
+}
+
+// parseAtHint is parseAt where fn may raise *hint to the window size it
+// knows it needs, so that a large object is read and parsed once more rather
+// than once per growth step.
+func (d *document) parseAtHint(off int64, hint *int, fn func(p *parser) error) error {
 	for w := initialWindow; ; w *= 4 {
+		if hint != nil && *hint > w {
+			w = *hint
+		}
 		if w > maxWindow {
 			w = maxWindow
 		}
-		buf, final, err := d.readAt(off, w)
+		// The window is scratch space: parsed objects never alias it (names
+		// and strings are copied), so one buffer serves every read.
+		scratch := d.scratch
+		d.scratch = nil // a nested parse gets its own
+		buf, final, err := d.readInto(scratch, off, w)
 		if err != nil {
 			return err
 		}
 		p := &parser{buf: buf, final: final || w == maxWindow}
 		err = fn(p)
+		if cap(buf) <= maxScratch {
+			d.scratch = buf[:0]
+		}
 		if err != errShort {
 			return err
 		}
@@ -177,21 +220,30 @@ func (d *document) object(num int) (any, error) {
 	if !ok || e.kind == 0 {
 		return nil, nil
 	}
-	switch e.kind {
-	case 1:
-		o, err := d.indirectAt(e.off, num)
-		if err != nil {
-			return nil, fmt.Errorf("object %d: %w", num, err)
-		}
-		return o, nil
-	case 2:
-		o, err := d.compressed(int(e.off), num)
-		if err != nil {
-			return nil, fmt.Errorf("object %d in stream %d: %w", num, e.off, err)
-		}
+	if o, ok := d.cache[num]; ok {
 		return o, nil
 	}
-	return nil, nil
+	var o any
+	var err error
+	switch e.kind {
+	case 1:
+		if o, err = d.indirectAt(e.off, num); err != nil {
+			return nil, fmt.Errorf("object %d: %w", num, err)
+		}
+	case 2:
+		if o, err = d.compressed(int(e.off), num); err != nil {
+			return nil, fmt.Errorf("object %d in stream %d: %w", num, e.off, err)
+		}
+	default:
+		return nil, nil
+	}
+	if d.cache == nil {
+		d.cache = make(map[int]any, 8)
+	}
+	if len(d.cache) < maxCached {
+		d.cache[num] = o
+	}
+	return o, nil
 }
 
 // resolve follows references (bounded, so reference loops end).
@@ -292,11 +344,23 @@ func (d *document) compressed(stmNum, num int) (any, error) {
 		}
 		os = &objStream{data: data, first: int(first), offs: make(map[int]int, n)}
 		p := &parser{buf: data[:first], final: true}
+		// Without an "R" in the header no token can start a reference, so
+		// the integers can be read directly, unboxed; same result.
+		plain := bytes.IndexByte(p.buf, 'R') < 0
 		for i := int64(0); i < n; i++ {
-			a, err1 := p.object(0)
-			b, err2 := p.object(0)
-			on, ok1 := a.(int64)
-			oo, ok2 := b.(int64)
+			var on, oo int64
+			var ok1, ok2 bool
+			var err1, err2 error
+			if plain {
+				on, ok1 = p.plainInt()
+				oo, ok2 = p.plainInt()
+			} else {
+				a, e1 := p.object(0)
+				b, e2 := p.object(0)
+				on, ok1 = a.(int64)
+				oo, ok2 = b.(int64)
+				err1, err2 = e1, e2
+			}
 			if err1 != nil || err2 != nil || !ok1 || !ok2 || oo < 0 || on < 0 || on > 1<<31 {
 				return nil, errors.New("bad object stream header")
 			}
@@ -316,25 +380,35 @@ func (d *document) compressed(stmNum, num int) (any, error) {
 	return p.object(0)
 }
 
-// findStartxref reads the offset after the last "startxref" keyword.
-func findStartxref(r io.ReaderAt, size int64) (int64, error) {
-	n := int64(2048)
-	if n > size {
-		n = size
-	}
+// plainInt reads the next token as a decimal integer.
+func (p *parser) plainInt() (int64, bool) {
+	p.skipSpace()
+	return parseInt(p.keyword(), 64)
+}
+
+// findStartxref reads the offset after the last "startxref" keyword in the
+// last 2048 bytes. It also returns the file's last tailWindow bytes, which
+// usually hold the newest cross-reference section too.
+func findStartxref(r io.ReaderAt, size int64) (int64, []byte, error) {
+	n := min(int64(tailWindow), size)
 	buf := make([]byte, n)
-	if _, err := r.ReadAt(buf, size-n); err != nil && err != io.EOF {
-		return 0, fmt.Errorf("read trailer: %w", err)
+	m, err := r.ReadAt(buf, size-n)
+	if err != nil && err != io.EOF {
+		return 0, nil, fmt.Errorf("read trailer: %w", err)
 	}
-	i := bytes.LastIndex(buf, []byte("startxref"))
+	search := buf[len(buf)-int(min(int64(2048), n)):]
+	i := bytes.LastIndex(search, []byte("startxref"))
 	if i < 0 {
-		return 0, errors.New("startxref not found: not a PDF file or truncated")
+		return 0, nil, errors.New("startxref not found: not a PDF file or truncated")
 	}
-	p := &parser{buf: buf[i+len("startxref"):], final: true}
+	p := &parser{buf: search[i+len("startxref"):], final: true}
 	o, err := p.object(0)
 	off, ok := o.(int64)
 	if err != nil || !ok || off < 0 || off >= size {
-		return 0, fmt.Errorf("bad startxref offset %v", o)
+		return 0, nil, fmt.Errorf("bad startxref offset %v", o)
 	}
-	return off, nil
+	if int64(m) < n {
+		buf = nil // a short read: leave later reads to report it
+	}
+	return off, buf, nil
 }

@@ -2,7 +2,6 @@ package pades
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"sort"
 	"strconv"
@@ -79,13 +78,27 @@ func needsNewline(r io.ReaderAt, size int64) bool {
 	return b[0] != '\n' && b[0] != '\r'
 }
 
+// needsNewline is needsNewline for the document as it stands.
+func (d *document) needsNewline() bool {
+	if d.tail != nil && d.tailOff+int64(len(d.tail)) == d.size && len(d.tail) > 0 {
+		c := d.tail[len(d.tail)-1]
+		return c != '\n' && c != '\r'
+	}
+	return needsNewline(d.r, d.size)
+}
+
 // layout serialises the objects and a cross-reference section of the same
 // kind as the document's newest one, chained with /Prev.
 func (rv *revision) layout() (*layout, error) {
 	d := rv.d
 	base := d.size
 	var buf bytes.Buffer
-	if needsNewline(d.r, d.size) {
+	est := 512 + 40*len(rv.objs) // headers, xref section, trailer
+	for _, p := range rv.objs {
+		est += len(p.body) + 256
+	}
+	buf.Grow(est)
+	if d.needsNewline() {
 		buf.WriteByte('\n')
 	}
 	if d.lastIsStream && rv.xrefRef.num == 0 {
@@ -102,7 +115,7 @@ func (rv *revision) layout() (*layout, error) {
 		p := rv.objs[n]
 		l.offsets[n] = base + int64(buf.Len())
 		l.gens[n] = p.r.gen
-		fmt.Fprintf(&buf, "%d %d obj\n", p.r.num, p.r.gen)
+		writeObjHeader(&buf, p.r.num, p.r.gen)
 		l.bodyStart[n] = base + int64(buf.Len())
 		if p.body != nil {
 			buf.Write(p.body)
@@ -143,7 +156,7 @@ func (rv *revision) layout() (*layout, error) {
 			}
 		}
 		trailer["Length"] = int64(len(data))
-		fmt.Fprintf(&buf, "%d 0 obj\n", xrefRef.num)
+		writeObjHeader(&buf, xrefRef.num, 0)
 		writeObject(&buf, trailer)
 		buf.WriteString("\nstream\n")
 		buf.Write(data)
@@ -152,9 +165,13 @@ func (rv *revision) layout() (*layout, error) {
 		buf.WriteString("xref\n")
 		_, runs := subsections(nums)
 		for _, run := range runs {
-			fmt.Fprintf(&buf, "%d %d\n", run[0], len(run))
+			var b [32]byte
+			h := strconv.AppendInt(b[:0], int64(run[0]), 10)
+			h = append(h, ' ')
+			h = strconv.AppendInt(h, int64(len(run)), 10)
+			buf.Write(append(h, '\n'))
 			for _, n := range run {
-				fmt.Fprintf(&buf, "%010d %05d n\r\n", l.offsets[n], l.gens[n])
+				writeTableEntry(&buf, l.offsets[n], l.gens[n])
 			}
 		}
 		buf.WriteString("trailer\n")
@@ -165,6 +182,34 @@ func (rv *revision) layout() (*layout, error) {
 	l.data = buf.Bytes()
 	l.trailer = trailer
 	return l, nil
+}
+
+// writeObjHeader writes "num gen obj\n".
+func writeObjHeader(buf *bytes.Buffer, num, gen int) {
+	var b [48]byte
+	h := strconv.AppendInt(b[:0], int64(num), 10)
+	h = append(h, ' ')
+	h = strconv.AppendInt(h, int64(gen), 10)
+	buf.Write(append(h, " obj\n"...))
+}
+
+// writeTableEntry writes a classic xref entry, "%010d %05d n\r\n".
+func writeTableEntry(buf *bytes.Buffer, off int64, gen int) {
+	var b [40]byte
+	e := appendPadded(b[:0], off, 10)
+	e = append(e, ' ')
+	e = appendPadded(e, int64(gen), 5)
+	buf.Write(append(e, " n\r\n"...))
+}
+
+// appendPadded appends v (≥ 0) in decimal, zero-padded to width digits.
+func appendPadded(dst []byte, v int64, width int) []byte {
+	var d [20]byte
+	s := strconv.AppendInt(d[:0], v, 10)
+	for i := len(s); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, s...)
 }
 
 // subsections groups sorted object numbers into consecutive runs.
@@ -204,6 +249,7 @@ func (d *document) commit(l *layout) {
 	d.trailer = l.trailer
 	d.startxref = l.xrefOff
 	clear(d.objstms)
+	clear(d.cache)
 }
 
 // appendedReaderAt is a file followed by bytes held in memory.

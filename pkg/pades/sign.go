@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/vellum-sign/vellum/pkg/cms"
@@ -163,7 +165,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opts O
 		docHash = crypto.SHA256.New()
 		writers = append(writers, docHash)
 	}
-	if _, err := io.Copy(io.MultiWriter(writers...), io.NewSectionReader(in, 0, size)); err != nil {
+	if _, err := copyPooled(io.MultiWriter(writers...), io.NewSectionReader(in, 0, size)); err != nil {
 		return fmt.Errorf("pades: copy input: %w", err)
 	}
 	st, err := snapshot(h, sigHash)
@@ -203,6 +205,16 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opts O
 	return emit(d, l, out, nil)
 }
 
+// copyBufs recycles the buffers that stream the input through the hashes.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// copyPooled is io.Copy with a recycled buffer.
+func copyPooled(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(dst, src, *bp)
+}
+
 // emit writes a finished revision, feeds it to the running document hash
 // and makes the document see it.
 func emit(d *document, l *layout, out io.Writer, docHash hash.Hash) error {
@@ -230,18 +242,30 @@ type sigDict struct {
 // the ByteRange placeholder and of the '<' opening /Contents.
 func (s sigDict) body() ([]byte, int, int) {
 	var b bytes.Buffer
+	b.Grow(1024 + byteRangeWidth + 2*s.contentsLen)
 	writeObject(&b, s.entries)
 	b.Truncate(b.Len() - 2) // reopen the dictionary: drop ">>"
 	b.WriteString("/ByteRange ")
 	br := b.Len()
-	b.Write(bytes.Repeat([]byte{' '}, byteRangeWidth))
+	b.WriteString(byteRangeBlank)
 	b.WriteString("/Contents ")
 	ct := b.Len()
 	b.WriteByte('<')
-	b.Write(bytes.Repeat([]byte{'0'}, 2*s.contentsLen))
+	for n := 2 * s.contentsLen; n > 0; {
+		k := min(n, len(hexZeros))
+		b.WriteString(hexZeros[:k])
+		n -= k
+	}
 	b.WriteString(">>>")
 	return b.Bytes(), br, ct
 }
+
+// hexZeros fills /Contents placeholders; byteRangeBlank reserves the room
+// for /ByteRange.
+var (
+	hexZeros       = strings.Repeat("0", 4096)
+	byteRangeBlank = strings.Repeat(" ", byteRangeWidth)
+)
 
 // placeholder is where a signature's /Contents lives in a laid-out revision.
 type placeholder struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 )
 
 // openDocument reads the cross-reference chain of the PDF in r (ISO 32000
@@ -16,10 +15,11 @@ func openDocument(r io.ReaderAt, size int64) (*document, error) {
 		return nil, errors.New("file too small to be a PDF")
 	}
 	d := &document{r: r, size: size, xref: map[int]xrefEntry{}, objstms: map[int]*objStream{}}
-	off, err := findStartxref(r, size)
+	off, tail, err := findStartxref(r, size)
 	if err != nil {
 		return nil, err
 	}
+	d.tail, d.tailOff = tail, size-int64(len(tail))
 	d.startxref = off
 	seen := map[int64]bool{}
 	for i := 0; ; i++ {
@@ -121,11 +121,19 @@ func (d *document) readSection(off int64, newest bool) (dict, error) {
 }
 
 func (d *document) merge(sec *xrefSection, entries map[int]xrefEntry) {
-	keep := len(entries) <= 4096
-	for n, e := range entries {
-		if keep {
+	if len(entries) <= 4096 {
+		sec.objects = make([]int, 0, len(entries))
+		for n := range entries {
 			sec.objects = append(sec.objects, n)
 		}
+	}
+	if len(d.xref) == 0 {
+		// The newest (often the only) section: its map becomes the
+		// document's, saving a copy of every entry.
+		d.xref = entries
+		return
+	}
+	for n, e := range entries {
 		if _, ok := d.xref[n]; !ok {
 			d.xref[n] = e
 		}
@@ -136,8 +144,9 @@ func (d *document) merge(sec *xrefSection, entries map[int]xrefEntry) {
 func (d *document) readTable(off int64) (map[int]xrefEntry, dict, error) {
 	var entries map[int]xrefEntry
 	var trailer dict
-	err := d.parseAt(off, func(p *parser) error {
-		entries = map[int]xrefEntry{}
+	hint := 0
+	err := d.parseAtHint(off, &hint, func(p *parser) error {
+		entries = nil
 		if err := p.expect("xref"); err != nil {
 			return err
 		}
@@ -178,7 +187,31 @@ func (d *document) readTable(off int64) (map[int]xrefEntry, dict, error) {
 			if start < 0 || count < 0 || start > 1<<31 || count > (d.size-off)/18+1 {
 				return fmt.Errorf("bad subsection %d %d", start, count)
 			}
+			// Entries are 20 bytes: ask for a window that holds them all
+			// (and the trailer) instead of growing it step by step.
+			if need := p.pos + int(count)*20 + initialWindow; need > len(p.buf) && !p.final {
+				hint = max(hint, need)
+			}
+			if entries == nil {
+				// Sized by what the window holds, not by the claimed count.
+				entries = make(map[int]xrefEntry, min(int(count), (len(p.buf)-p.pos)/18+1))
+			}
 			for i := int64(0); i < count; i++ {
+				p.skipSpace()
+				if o, g, t, ok := p.fixedEntry(); ok {
+					// The common fixed-format entry "oooooooooo ggggg n\r\n",
+					// decoded without the tokenizer; same result.
+					n := int(start + i)
+					if _, dup := entries[n]; dup {
+						continue
+					}
+					if t == 'n' && o > 0 && o < d.size {
+						entries[n] = xrefEntry{kind: 1, off: o, gen: int(g)}
+					} else {
+						entries[n] = xrefEntry{}
+					}
+					continue
+				}
 				o, err1 := p.intToken()
 				g, err2 := p.intToken()
 				p.skipSpace()
@@ -207,7 +240,34 @@ func (d *document) readTable(off int64) (map[int]xrefEntry, dict, error) {
 			}
 		}
 	})
+	if err == nil && entries == nil {
+		entries = map[int]xrefEntry{}
+	}
 	return entries, trailer, err
+}
+
+// fixedEntry decodes a cross-reference entry in its standard form (§7.5.4):
+// 10-digit offset, space, 5-digit generation, space, n or f, then white
+// space; ok is false for anything else, which the tokenizer then handles.
+func (p *parser) fixedEntry() (off, gen int64, typ byte, ok bool) {
+	b := p.buf[p.pos:]
+	if len(b) < 19 || b[10] != ' ' || b[16] != ' ' || (b[17] != 'n' && b[17] != 'f') || !isWhite(b[18]) {
+		return 0, 0, 0, false
+	}
+	for _, c := range b[:10] {
+		if c < '0' || c > '9' {
+			return 0, 0, 0, false
+		}
+		off = off*10 + int64(c-'0')
+	}
+	for _, c := range b[11:16] {
+		if c < '0' || c > '9' {
+			return 0, 0, 0, false
+		}
+		gen = gen*10 + int64(c-'0')
+	}
+	p.pos += 18
+	return off, gen, b[17], true
 }
 
 func (p *parser) intToken() (int64, error) {
@@ -216,8 +276,14 @@ func (p *parser) intToken() (int64, error) {
 	if p.pos >= len(p.buf) && !p.final {
 		return 0, errShort
 	}
-	return strconv.ParseInt(string(kw), 10, 64)
+	n, ok := parseInt(kw, 64)
+	if !ok {
+		return 0, errBadInt
+	}
+	return n, nil
 }
+
+var errBadInt = errors.New("pades: bad integer")
 
 // xrefStream decodes a cross-reference stream (§7.5.8); its dictionary is the
 // trailer of its section.
@@ -248,7 +314,13 @@ func (d *document) xrefStream(s stream) (map[int]xrefEntry, dict, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	entries := map[int]xrefEntry{}
+	hint := 0
+	for i := 0; i+1 < len(index); i += 2 {
+		if c, ok := index[i+1].(int64); ok && c > 0 {
+			hint += int(min(c, int64(len(data))))
+		}
+	}
+	entries := make(map[int]xrefEntry, min(hint, len(data)/width+1))
 	pos := 0
 	for i := 0; i+1 < len(index); i += 2 {
 		start, ok1 := index[i].(int64)

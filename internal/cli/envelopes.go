@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/audit"
+	"github.com/vellum-sign/vellum/internal/envelope"
+	"github.com/vellum-sign/vellum/internal/mail"
+	"github.com/vellum-sign/vellum/pkg/revocation"
+)
+
+// buildEnvelopes builds the envelope workflow once the PKI and TSA client
+// exist: the mailer (SMTP when VELLUM_SMTP_HOST is set, else the logging
+// dev mailer served at /dev/mail), the token key and the service.
+func (a *app) buildEnvelopes(ctx context.Context) error {
+	var mailer mail.Mailer
+	if a.cfg.SMTP.Host != "" {
+		m, err := mail.NewSMTP(mail.SMTPConfig{Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.Port, Username: a.cfg.SMTP.Username,
+			Password: a.cfg.SMTP.Password, From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS})
+		if err != nil {
+			return fmt.Errorf("VELLUM_SMTP_*: %w", err)
+		}
+		mailer = m
+	} else {
+		a.devMail = mail.NewDev(a.log.With("component", "mail"), 200)
+		mailer = a.devMail
+	}
+	key, generated, err := envelope.TokenKey(ctx, a.db, a.cfg.TokenSecret)
+	if err != nil {
+		return fmt.Errorf("VELLUM_TOKEN_SECRET: %w", err)
+	}
+	if generated && a.cfg.DataDir == "" {
+		a.log.Warn("VELLUM_TOKEN_SECRET is not set: signing-link tokens derive from a key kept in the database")
+	}
+	deps := envelope.Deps{
+		DB: a.db, Outbox: a.outbox, Blobs: a.blob, Documents: a.docs, Accounts: a.accounts,
+		EventLog: audit.NewLog(a.db), Mailer: mailer, PKI: a.pki,
+		Revocation: envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root()),
+		PublicURL:  a.cfg.PublicURL, TokenKey: key, Log: a.log.With("component", "envelopes"),
+	}
+	if a.webhooks != nil {
+		deps.Publisher = a.webhooks
+	}
+	if a.timestamper != nil {
+		deps.Timestamper = a.timestamper
+	}
+	a.envelopes, err = envelope.NewService(deps)
+	return err
+}
+
+// envelopeUsage lets the document service, built before the envelope
+// service, refuse to delete documents that envelopes still use.
+type envelopeUsage struct{ a *app }
+
+func (u envelopeUsage) DocumentInUse(ctx context.Context, scope account.Scope, id string) (bool, error) {
+	if u.a.envelopes == nil {
+		return false, nil
+	}
+	return u.a.envelopes.DocumentInUse(ctx, scope, id)
+}

@@ -1,0 +1,568 @@
+package envelope
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/audit"
+	"github.com/vellum-sign/vellum/internal/auditpdf"
+	"github.com/vellum-sign/vellum/pkg/pades"
+	"github.com/vellum-sign/vellum/pkg/revocation"
+)
+
+// Finalize finishes an envelope. When every signer and approver of a SENT
+// envelope is done it extends each document to PAdES B-LTA (a DSS with the
+// signers' revocation data, then a document timestamp), renders and seals
+// the audit trail, builds the zip package and, in one commit, makes the
+// final revisions current and the envelope COMPLETED and queues the
+// completion e-mails. For a declined, voided or expired envelope it seals
+// the audit trail. Outputs go to fresh blob keys first, so a crash or a
+// second run never records anything twice.
+func (s *Service) Finalize(ctx context.Context, envelopeID string, commit CommitFunc) error {
+	env, err := s.read(ctx, envelopeID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case env.Status == StatusSent && turnOrder(env) == 0:
+		return s.complete(ctx, env, commit)
+	case env.Status.Final() && env.AuditTrailKey == "":
+		return s.sealEnded(ctx, env, commit)
+	default:
+		return commit(ctx, func(context.Context) error { return nil })
+	}
+}
+
+func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc) error {
+	var written []revisionFile
+	drop := func() { s.dropRevisions(ctx, written) }
+	finals := map[string]revisionFile{}
+	for _, d := range env.Documents {
+		rv, err := s.transform(ctx, env, d, func(in *os.File, size int64, out io.Writer) error {
+			return s.extendLTA(ctx, in, size, out)
+		})
+		if err != nil {
+			drop()
+			return fmt.Errorf("finalize %s: document %s: %w", env.ID, d.DocumentID, err)
+		}
+		written = append(written, rv)
+		finals[d.DocumentID] = rv
+	}
+	// The audit trail shows the final hashes the commit below records.
+	view := *env
+	view.Documents = append([]Document(nil), env.Documents...)
+	for i := range view.Documents {
+		rv := finals[view.Documents[i].DocumentID]
+		view.Documents[i].CurrentSHA256, view.Documents[i].CurrentSize = rv.sha256, rv.size
+	}
+	now := s.now()
+	view.Status, view.CompletedAt = StatusCompleted, &now
+	trailKey, err := s.storeAuditTrail(ctx, &view)
+	if err != nil {
+		drop()
+		return err
+	}
+	written = append(written, revisionFile{key: trailKey})
+	pkgKey, err := s.buildPackage(ctx, env, finals)
+	if err != nil {
+		drop()
+		return err
+	}
+	written = append(written, revisionFile{key: pkgKey})
+	err = commit(ctx, func(ctx context.Context) error {
+		env, err := s.lockByID(ctx, env.ID)
+		if err != nil {
+			return err
+		}
+		if env.Status != StatusSent || turnOrder(env) != 0 {
+			return errSkip
+		}
+		var revs []revisionFile
+		for _, d := range env.Documents {
+			rv := finals[d.DocumentID]
+			rv.base = d.Revision
+			revs = append(revs, rv)
+		}
+		if err := s.advanceDocuments(ctx, env, revs); err != nil {
+			return err
+		}
+		env.Status, env.CompletedAt = StatusCompleted, &now
+		env.AuditTrailKey, env.PackageKey = trailKey, pkgKey
+		for i := range env.Recipients {
+			if r := &env.Recipients[i]; r.Role == RoleCC {
+				r.Status = RecipientCompleted
+				if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
+					return fmt.Errorf("complete CC %s: %w", r.ID, err)
+				}
+			}
+		}
+		if err := s.closeSessions(ctx, env, now); err != nil {
+			return err
+		}
+		env.Version++
+		env.UpdatedAt = now
+		if err := s.save(ctx, env); err != nil {
+			return err
+		}
+		if err := s.record(ctx, env, "envelope.completed", System, "", nil); err != nil {
+			return err
+		}
+		return s.notifyAll(ctx, env, notifyCompleted)
+	})
+	if err != nil {
+		drop()
+		if isDone(err) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// sealEnded stores the sealed audit trail of an envelope that ended
+// without completing.
+func (s *Service) sealEnded(ctx context.Context, env *Envelope, commit CommitFunc) error {
+	key, err := s.storeAuditTrail(ctx, env)
+	if err != nil {
+		return err
+	}
+	err = commit(ctx, func(ctx context.Context) error {
+		res := s.DB.Conn(ctx).Model(&Envelope{}).Where("id = ? AND audit_trail_key = ''", env.ID).
+			Update("audit_trail_key", key)
+		if res.Error != nil {
+			return fmt.Errorf("record audit trail of %s: %w", env.ID, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return errSkip
+		}
+		return nil
+	})
+	if err != nil {
+		s.dropRevisions(ctx, []revisionFile{{key: key}})
+		if isDone(err) {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// extendLTA appends a DSS with the revocation data of every signature's
+// certificates, then a document timestamp.
+func (s *Service) extendLTA(ctx context.Context, in *os.File, size int64, out io.Writer) error {
+	if s.Timestamper == nil {
+		return errors.New("no time-stamping authority configured for B-LTA")
+	}
+	rep, err := pades.Verify(in, size, pades.VerifyOptions{})
+	if err != nil {
+		return fmt.Errorf("read signatures: %w", err)
+	}
+	var certs []*x509.Certificate
+	for _, sig := range rep.Signatures {
+		certs = append(certs, sig.Certificates...)
+	}
+	var vd pades.ValidationData
+	if s.Revocation != nil && len(certs) > 0 {
+		if vd, err = s.Revocation(ctx, certs); err != nil {
+			return fmt.Errorf("revocation data: %w", err)
+		}
+	} else {
+		for _, c := range certs {
+			vd.Certs = append(vd.Certs, c.Raw)
+		}
+	}
+	mid, err := os.CreateTemp("", "vellum-dss-*.pdf")
+	if err != nil {
+		return fmt.Errorf("spool DSS revision: %w", err)
+	}
+	defer removeTemp(mid)
+	cw := &countWriter{w: mid}
+	if err := pades.AddDSS(ctx, in, size, cw, vd); err != nil {
+		return fmt.Errorf("add DSS: %w", err)
+	}
+	if err := pades.AddDocumentTimestamp(ctx, mid, cw.n, out, s.Timestamper); err != nil {
+		return fmt.Errorf("add document timestamp: %w", err)
+	}
+	return nil
+}
+
+// storeAuditTrail renders, seals and stores the audit trail under a fresh key.
+func (s *Service) storeAuditTrail(ctx context.Context, env *Envelope) (string, error) {
+	raw, err := s.renderAuditTrail(ctx, env, true)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := s.seal(ctx, raw)
+	if err != nil {
+		return "", fmt.Errorf("seal audit trail of %s: %w", env.ID, err)
+	}
+	key := fmt.Sprintf("envelopes/%s/audit-trail-%s.pdf", env.ID, randomHex(8))
+	if _, err := s.Blobs.Put(ctx, key, bytes.NewReader(sealed), "application/pdf"); err != nil {
+		return "", fmt.Errorf("store audit trail of %s: %w", env.ID, err)
+	}
+	return key, nil
+}
+
+// seal signs a PDF with the platform seal: B-LTA when a TSA and revocation
+// are configured, B-T with a TSA only, B-B otherwise.
+func (s *Service) seal(ctx context.Context, pdf []byte) ([]byte, error) {
+	if s.PKI == nil {
+		return nil, errors.New("no PKI configured for the platform seal")
+	}
+	cred := s.PKI.Seal()
+	opts := pades.Options{
+		Signer: cred.Key, Certificates: append([]*x509.Certificate{cred.Cert}, cred.Chain...),
+		Level: pades.LevelBB, Name: cred.Cert.Subject.CommonName, Reason: "Audit trail sealed by the platform",
+		FieldName: "PlatformSeal", Timestamper: s.Timestamper, Revocation: s.Revocation,
+	}
+	switch {
+	case s.Timestamper != nil && s.Revocation != nil:
+		opts.Level = pades.LevelBLTA
+	case s.Timestamper != nil:
+		opts.Level = pades.LevelBT
+	}
+	var out bytes.Buffer
+	if err := pades.Sign(ctx, bytes.NewReader(pdf), int64(len(pdf)), &out, opts); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// buildPackage zips the final documents.
+func (s *Service) buildPackage(ctx context.Context, env *Envelope, finals map[string]revisionFile) (string, error) {
+	f, err := os.CreateTemp("", "vellum-zip-*.zip")
+	if err != nil {
+		return "", fmt.Errorf("spool package: %w", err)
+	}
+	defer removeTemp(f)
+	zw := zip.NewWriter(f)
+	names := map[string]int{}
+	for _, d := range env.Documents {
+		name := zipName(d.Filename, names)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: s.now()})
+		if err != nil {
+			return "", fmt.Errorf("package %s: %w", name, err)
+		}
+		rc, _, err := s.Blobs.Get(ctx, finals[d.DocumentID].key)
+		if err != nil {
+			return "", fmt.Errorf("package %s: %w", name, err)
+		}
+		_, err = io.Copy(w, rc)
+		rc.Close()
+		if err != nil {
+			return "", fmt.Errorf("package %s: %w", name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("package: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", fmt.Errorf("package: %w", err)
+	}
+	key := fmt.Sprintf("envelopes/%s/package-%s.zip", env.ID, randomHex(8))
+	if _, err := s.Blobs.Put(ctx, key, f, "application/zip"); err != nil {
+		return "", fmt.Errorf("store package: %w", err)
+	}
+	return key, nil
+}
+
+// zipName makes a safe, unique entry name from a document's filename.
+func zipName(filename string, used map[string]int) string {
+	base := strings.Map(func(r rune) rune {
+		if r < 32 || strings.ContainsRune(`/\:*?"<>|`, r) {
+			return '_'
+		}
+		return r
+	}, strings.TrimSuffix(filename, ".pdf"))
+	if base == "" {
+		base = "document"
+	}
+	name := base + ".pdf"
+	if n := used[name]; n > 0 {
+		name = fmt.Sprintf("%s (%d).pdf", base, n+1)
+	}
+	used[base+".pdf"]++
+	return name
+}
+
+// --- audit trail ---------------------------------------------------------
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+}
+
+// renderAuditTrail writes the audit-trail PDF of env (unsealed).
+func (s *Service) renderAuditTrail(ctx context.Context, env *Envelope, final bool) ([]byte, error) {
+	events, err := s.EventLog.List(ctx, env.ID)
+	if err != nil {
+		return nil, err
+	}
+	acctName := env.AccountID
+	if s.Accounts != nil {
+		if a, err := s.Accounts.GetAccount(ctx, env.AccountID); err == nil {
+			acctName = a.Name + " (" + a.ID + ")"
+		}
+	}
+	d := auditpdf.New("Audit trail " + env.ID)
+	d.Title("Audit trail")
+	if !final {
+		d.Para("INTERIM REPORT: the envelope is not final; this report is not sealed and will be replaced by the sealed audit trail once the envelope ends.")
+	}
+	d.KV("Envelope", env.ID)
+	d.KV("Subject", env.Subject)
+	d.KV("Account", acctName)
+	d.KV("Environment", string(env.Environment))
+	d.KV("Status", string(env.Status))
+	d.KV("Signing order", string(env.SigningOrder))
+	d.KV("Created", fmtTime(&env.CreatedAt))
+	d.KV("Sent", fmtTime(env.SentAt))
+	switch env.Status {
+	case StatusCompleted:
+		d.KV("Completed", fmtTime(env.CompletedAt))
+	case StatusDeclined:
+		d.KV("Declined", fmtTime(env.DeclinedAt))
+	case StatusVoided:
+		d.KV("Voided", fmtTime(env.VoidedAt))
+		d.KV("Void reason", env.VoidReason)
+	case StatusExpired:
+		d.KV("Expired", fmtTime(env.ExpiredAt))
+	}
+	if env.ExternalReference != "" {
+		d.KV("External reference", env.ExternalReference)
+	}
+
+	d.Heading("Documents")
+	for i, doc := range env.Documents {
+		d.KV(fmt.Sprintf("Document %d", i+1), doc.Filename+" ("+doc.DocumentID+")")
+		d.KV("Pages", fmt.Sprint(doc.Pages))
+		d.KV("SHA-256 original", "")
+		d.Mono(doc.OriginalSHA256, 130)
+		label := "SHA-256 current"
+		if env.Status == StatusCompleted {
+			label = "SHA-256 final"
+		}
+		d.KV(label, "")
+		d.Mono(doc.CurrentSHA256, 130)
+		d.Space(4)
+	}
+
+	d.Heading("Consent text")
+	if env.SignText != "" {
+		d.Para(env.SignText)
+	} else {
+		d.Para("I agree to sign these documents electronically. (default consent; no signText was configured)")
+	}
+
+	d.Heading("Recipients")
+	for _, r := range env.Recipients {
+		d.KV(string(r.Role), r.Name+" <"+r.Email+">")
+		d.KV("Routing order", fmt.Sprint(r.RoutingOrder))
+		d.KV("Authentication", string(r.AuthMethod))
+		d.KV("Status", string(r.Status))
+		d.KV("Invited", fmtTime(r.NotifiedAt))
+		d.KV("Viewed", fmtTime(r.ViewedAt))
+		d.KV("Signed", fmtTime(r.SignedAt))
+		if r.DeclinedAt != nil {
+			d.KV("Declined", fmtTime(r.DeclinedAt))
+			d.KV("Decline reason", r.DeclineReason)
+		}
+		if r.IP != "" {
+			d.KV("IP address", r.IP)
+			d.KV("User agent", r.UserAgent)
+		}
+		if r.CertificateSerial != "" {
+			d.KV("Certificate serial", r.CertificateSerial)
+		}
+		switch r.SignatureType {
+		case "typed":
+			d.KV("Signature (typed)", r.SignatureText)
+		case "drawn":
+			d.KV("Signature (drawn)", "")
+			if err := d.Image(r.SignatureImage, 130, 160, 60); err != nil {
+				d.KV("", "(image unreadable)")
+			}
+		case "approval":
+			d.KV("Approval", "approved")
+		}
+		d.Rule()
+	}
+
+	d.Heading("Event log (SHA-256 hash chain)")
+	chain := "verified: every event hashes to the next event's previous hash"
+	if err := audit.Verify(events); err != nil {
+		chain = "BROKEN: " + err.Error()
+	}
+	d.Para("Chain " + chain + ". Each hash is SHA-256 over the previous hash and the event's canonical JSON.")
+	for _, e := range events {
+		line := fmt.Sprintf("#%d  %s  %s  by %s", e.Seq, e.At.UTC().Format("2006-01-02 15:04:05.000Z"), e.Type, e.Actor)
+		if e.IP != "" {
+			line += "  from " + e.IP
+		}
+		d.Para(line)
+		if serial := e.Details["certificateSerial"]; serial != "" {
+			d.Mono("certificate serial "+serial, 12)
+		}
+		for _, h := range e.DocumentHashes {
+			d.Mono(h.DocumentID+" "+h.SHA256, 12)
+		}
+		d.Mono("hash "+e.Hash, 12)
+	}
+
+	d.Heading("Certificates")
+	for _, r := range env.Recipients {
+		if r.CertificateSerial != "" {
+			d.KV(r.Name, "signer certificate serial "+r.CertificateSerial)
+		}
+	}
+	if s.PKI != nil {
+		seal := s.PKI.Seal().Cert
+		d.KV("Platform seal", seal.Subject.CommonName+", serial "+strings.ToUpper(seal.SerialNumber.Text(16)))
+	}
+	d.Para("Generated " + s.now().Format("2006-01-02 15:04:05 UTC") + " by Vellum.")
+	return d.Bytes(), nil
+}
+
+// --- downloads ------------------------------------------------------------
+
+// Download is a file to stream to a client.
+type Download struct {
+	Filename    string
+	ContentType string
+	Size        int64 // -1 when unknown
+	Body        io.ReadCloser
+}
+
+// SignedDocument returns the signed result of a COMPLETED envelope: the PDF
+// when it has one document or documentID names one, else the zip.
+func (s *Service) SignedDocument(ctx context.Context, scope account.Scope, id, documentID string) (*Download, error) {
+	env, err := s.Get(ctx, scope, id)
+	if err != nil {
+		return nil, err
+	}
+	if env.Status != StatusCompleted {
+		return nil, stateErr("download the signed document of", env.Status)
+	}
+	var doc *Document
+	switch {
+	case documentID != "":
+		for i := range env.Documents {
+			if env.Documents[i].DocumentID == documentID {
+				doc = &env.Documents[i]
+			}
+		}
+		if doc == nil {
+			return nil, ValidationError{{Field: "documentId", Reason: "is not a document of this envelope"}}
+		}
+	case len(env.Documents) == 1:
+		doc = &env.Documents[0]
+	}
+	if doc != nil {
+		rc, obj, err := s.Blobs.Get(ctx, doc.CurrentBlobKey)
+		if err != nil {
+			return nil, fmt.Errorf("open signed document: %w", err)
+		}
+		return &Download{Filename: signedName(doc.Filename), ContentType: "application/pdf", Size: obj.Size, Body: rc}, nil
+	}
+	rc, obj, err := s.Blobs.Get(ctx, env.PackageKey)
+	if err != nil {
+		return nil, fmt.Errorf("open package: %w", err)
+	}
+	return &Download{Filename: env.ID + "-signed.zip", ContentType: "application/zip", Size: obj.Size, Body: rc}, nil
+}
+
+// AuditTrail returns the audit-trail PDF: the sealed one once the envelope
+// is final and sealed, an interim rendering while it is SENT (or until
+// the sealing task has run).
+func (s *Service) AuditTrail(ctx context.Context, scope account.Scope, id string) (*Download, bool, error) {
+	env, err := s.Get(ctx, scope, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if env.Status == StatusDraft {
+		return nil, false, stateErr("download the audit trail of", env.Status)
+	}
+	name := env.ID + "-audit-trail.pdf"
+	if env.AuditTrailKey != "" {
+		rc, obj, err := s.Blobs.Get(ctx, env.AuditTrailKey)
+		if err != nil {
+			return nil, false, fmt.Errorf("open audit trail: %w", err)
+		}
+		return &Download{Filename: name, ContentType: "application/pdf", Size: obj.Size, Body: rc}, true, nil
+	}
+	raw, err := s.renderAuditTrail(ctx, env, false)
+	if err != nil {
+		return nil, false, err
+	}
+	return &Download{Filename: name, ContentType: "application/pdf", Size: int64(len(raw)), Body: io.NopCloser(bytes.NewReader(raw))}, false, nil
+}
+
+// --- revocation -------------------------------------------------------------
+
+// RevocationFrom adapts a revocation.Fetcher to pades: each end-entity
+// certificate among those given is chained (through the others and roots)
+// and its chain's OCSP responses or CRLs are fetched and merged.
+func RevocationFrom(f *revocation.Fetcher, roots ...*x509.Certificate) pades.RevocationFunc {
+	return func(ctx context.Context, certs []*x509.Certificate) (pades.ValidationData, error) {
+		pool := append(append([]*x509.Certificate{}, certs...), roots...)
+		var vd pades.ValidationData
+		seen := map[string]bool{}
+		add := func(dst *[][]byte, items [][]byte) {
+			for _, b := range items {
+				k := sha256Hex(b)
+				if !seen[k] {
+					seen[k] = true
+					*dst = append(*dst, b)
+				}
+			}
+		}
+		done := map[string]bool{}
+		for _, c := range certs {
+			if c.IsCA || done[string(c.Raw)] {
+				continue
+			}
+			done[string(c.Raw)] = true
+			chain := []*x509.Certificate{c}
+			for cur := c; len(chain) < 6; {
+				if bytes.Equal(cur.RawIssuer, cur.RawSubject) {
+					break
+				}
+				var issuer *x509.Certificate
+				for _, cand := range pool {
+					if bytes.Equal(cand.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(cand) == nil {
+						issuer = cand
+						break
+					}
+				}
+				if issuer == nil {
+					break
+				}
+				chain = append(chain, issuer)
+				cur = issuer
+			}
+			if len(chain) < 2 {
+				add(&vd.Certs, [][]byte{c.Raw})
+				continue
+			}
+			data, err := f.Fetch(ctx, chain)
+			if err != nil {
+				return vd, fmt.Errorf("revocation data for %q: %w", c.Subject.CommonName, err)
+			}
+			add(&vd.Certs, data.Certs)
+			add(&vd.OCSPs, data.OCSPs)
+			add(&vd.CRLs, data.CRLs)
+		}
+		return vd, nil
+	}
+}

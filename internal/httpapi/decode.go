@@ -1,0 +1,183 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// maxJSONBody bounds JSON request bodies; uploads have their own limit.
+const maxJSONBody = 1 << 20
+
+// NewValidationProblem is the 400 listing every invalid input at once.
+func NewValidationProblem(params []InvalidParam) *Problem {
+	p := NewProblem(http.StatusBadRequest, "validation_failed", "the request has invalid fields; see invalidParams")
+	if len(params) == 1 {
+		p.Detail = params[0].Name + ": " + params[0].Reason
+	}
+	// Stable order, by name, whatever order the checks ran in.
+	sort.SliceStable(params, func(i, j int) bool { return params[i].Name < params[j].Name })
+	p.InvalidParams = params
+	return p
+}
+
+// requireContentType refuses a body whose media type is not one of types.
+func requireContentType(c echo.Context, types ...string) (string, error) {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if ct == "" {
+		return "", NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"missing Content-Type; send "+strings.Join(types, " or "))
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("malformed Content-Type %q; send %s", ct, strings.Join(types, " or ")))
+	}
+	for _, t := range types {
+		if mt == t {
+			return mt, nil
+		}
+	}
+	return "", NewProblem(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		fmt.Sprintf("Content-Type %s is not accepted here; send %s", mt, strings.Join(types, " or ")))
+}
+
+// bindJSON decodes a JSON object body into dst, a pointer to a struct with
+// json tags. Transport problems (wrong content type, oversize, malformed
+// JSON, not an object) come back as err; field problems (unknown fields,
+// wrong types) as invalid, every one of them, so the handler can add its own
+// checks and answer once. Fields that decoded are set in dst.
+func bindJSON(c echo.Context, dst any, contentTypes ...string) (invalid []InvalidParam, err error) {
+	if len(contentTypes) == 0 {
+		contentTypes = []string{"application/json"}
+	}
+	if _, err := requireContentType(c, contentTypes...); err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, maxJSONBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large",
+				fmt.Sprintf("the JSON body exceeds %d bytes", maxJSONBody))
+		}
+		return nil, NewProblem(http.StatusBadRequest, "malformed_body", "could not read the request body: "+err.Error())
+	}
+	return decodeObject(body, dst)
+}
+
+// decodeObject is bindJSON without the HTTP parts (and what the fuzz test
+// drives).
+func decodeObject(body []byte, dst any) ([]InvalidParam, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, NewProblem(http.StatusBadRequest, "malformed_json", "the request body is empty; send a JSON object")
+	}
+	if err := syntaxCheck(body); err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, NewProblem(http.StatusBadRequest, "malformed_json", "the request body must be a JSON object")
+	}
+	rv := reflect.ValueOf(dst).Elem()
+	rt := rv.Type()
+	byName := map[string]int{}
+	for i := 0; i < rt.NumField(); i++ {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			byName[name] = i
+		}
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var invalid []InvalidParam
+	for _, name := range names {
+		i, ok := byName[name]
+		if !ok {
+			invalid = append(invalid, InvalidParam{Name: name, Reason: "unknown field"})
+			continue
+		}
+		f := rt.Field(i)
+		v := reflect.New(f.Type)
+		if err := json.Unmarshal(fields[name], v.Interface()); err != nil {
+			invalid = append(invalid, InvalidParam{Name: name, Reason: typeReason(f.Type, fields[name], err)})
+			continue
+		}
+		rv.Field(i).Set(v.Elem())
+	}
+	return invalid, nil
+}
+
+// syntaxCheck reports malformed JSON with its byte offset.
+func syntaxCheck(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v any
+	err := dec.Decode(&v)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			return NewProblem(http.StatusBadRequest, "malformed_json",
+				fmt.Sprintf("unexpected data after the JSON value at byte offset %d", dec.InputOffset()))
+		}
+		return nil
+	}
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return NewProblem(http.StatusBadRequest, "malformed_json",
+			fmt.Sprintf("malformed JSON at byte offset %d: %s", se.Offset, se.Error()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return NewProblem(http.StatusBadRequest, "malformed_json", "malformed JSON: the body ends in the middle of a value")
+	}
+	return NewProblem(http.StatusBadRequest, "malformed_json", "malformed JSON: "+err.Error())
+}
+
+// typeReason explains a value that does not fit its field.
+func typeReason(t reflect.Type, raw json.RawMessage, err error) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	want := map[reflect.Kind]string{
+		reflect.String: "a string", reflect.Bool: "a boolean", reflect.Int: "an integer",
+		reflect.Int64: "an integer", reflect.Float64: "a number", reflect.Slice: "an array",
+		reflect.Map: "an object", reflect.Struct: "an object",
+	}[t.Kind()]
+	if want == "" {
+		return "has the wrong type: " + err.Error()
+	}
+	return fmt.Sprintf("must be %s, not %s", want, jsonKind(raw))
+}
+
+func jsonKind(raw json.RawMessage) string {
+	s := bytes.TrimSpace(raw)
+	if len(s) == 0 {
+		return "nothing"
+	}
+	switch s[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	if bytes.ContainsAny(s, ".eE") {
+		return "a number"
+	}
+	return "a number"
+}

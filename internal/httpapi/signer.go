@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vellum-sign/vellum/internal/envelope"
+)
+
+// SignerRoutes serves the signer JSON API under /api/v1/signer/{token}.
+// The token in the path is the credential: these routes take no API key and
+// sit outside the authenticated group, under the per-IP rate limit.
+func SignerRoutes(envelopes *envelope.Service) func(e *echo.Echo, api *echo.Group) {
+	h := &signerHandlers{svc: envelopes}
+	return func(e *echo.Echo, _ *echo.Group) {
+		g := e.Group("/api/v1/signer/:token", noStore)
+		g.GET("", h.view)
+		g.GET("/documents/:documentId", h.document)
+		g.POST("/otp", h.otp)
+		g.POST("/sign", h.sign)
+		g.POST("/decline", h.decline)
+	}
+}
+
+// noStore keeps signer responses (which carry personal data behind a
+// bearer-like URL) out of shared caches and referrers.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		return next(c)
+	}
+}
+
+type signerHandlers struct{ svc *envelope.Service }
+
+func signerActor(c echo.Context) envelope.Actor {
+	return envelope.Actor{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+func (h *signerHandlers) view(c echo.Context) error {
+	v, err := h.svc.Open(c.Request().Context(), c.Param("token"), signerActor(c))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (h *signerHandlers) document(c echo.Context) error {
+	d, rc, err := h.svc.OpenDocument(c.Request().Context(), c.Param("token"), c.Param("documentId"))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	defer rc.Close()
+	hd := c.Response().Header()
+	hd.Set(echo.HeaderContentType, "application/pdf")
+	hd.Set(echo.HeaderContentLength, strconv.FormatInt(d.CurrentSize, 10))
+	disposition := "inline"
+	if c.QueryParam("download") == "true" {
+		disposition = "attachment"
+	}
+	hd.Set(echo.HeaderContentDisposition, mime.FormatMediaType(disposition, map[string]string{"filename": d.Filename}))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	c.Response().WriteHeader(http.StatusOK)
+	if _, err := io.Copy(c.Response(), rc); err != nil {
+		Logger(c.Request().Context()).Warn("signer document download interrupted", "document_id", d.DocumentID, "err", err)
+	}
+	return nil
+}
+
+func (h *signerHandlers) otp(c echo.Context) error {
+	v, err := h.svc.RequestOTP(c.Request().Context(), c.Param("token"), signerActor(c))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// signRequest is the body of POST …/sign.
+type signRequest struct {
+	Consent    *bool             `json:"consent"`
+	Signature  *signatureRequest `json:"signature"`
+	OTP        string            `json:"otp"`
+	AccessCode string            `json:"accessCode"`
+	Values     map[string]any    `json:"values"`
+}
+
+type signatureRequest struct {
+	Type  string `json:"type"`
+	Text  string `json:"text"`
+	Image string `json:"image"`
+}
+
+const pngDataURLPrefix = "data:image/png;base64,"
+
+func (h *signerHandlers) sign(c echo.Context) error {
+	var req signRequest
+	bad, err := bindJSON(c, &req)
+	if err != nil {
+		return err
+	}
+	in := envelope.SignInput{OTP: strings.TrimSpace(req.OTP), AccessCode: req.AccessCode, Values: map[string]string{}}
+	if req.Consent != nil {
+		in.Consent = *req.Consent
+	}
+	if s := req.Signature; s != nil {
+		in.SignatureType, in.Text = s.Type, s.Text
+		if s.Type == "drawn" {
+			data, ok := strings.CutPrefix(s.Image, pngDataURLPrefix)
+			img, err := base64.StdEncoding.DecodeString(data)
+			if !ok || err != nil {
+				bad = append(bad, InvalidParam{Name: "signature.image", Reason: "must be a data URL data:image/png;base64,…"})
+			}
+			in.Image = img
+		}
+	}
+	for id, v := range req.Values {
+		switch x := v.(type) {
+		case string:
+			in.Values[id] = x
+		case bool:
+			in.Values[id] = strconv.FormatBool(x)
+		default:
+			bad = append(bad, InvalidParam{Name: "values." + id, Reason: fmt.Sprintf("must be a string or a boolean, not %T", v)})
+		}
+	}
+	if len(bad) > 0 {
+		return NewValidationProblem(bad)
+	}
+	v, err := h.svc.Sign(c.Request().Context(), c.Param("token"), in, signerActor(c))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+type declineRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (h *signerHandlers) decline(c echo.Context) error {
+	var req declineRequest
+	bad, err := bindJSON(c, &req)
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return NewValidationProblem(bad)
+	}
+	v, err := h.svc.Decline(c.Request().Context(), c.Param("token"), req.Reason, signerActor(c))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
+}

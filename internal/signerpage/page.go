@@ -1,0 +1,279 @@
+package signerpage
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+func parseTemplates(assets *assetSet) (*template.Template, error) {
+	return template.New("").Funcs(template.FuncMap{"asset": assets.url}).ParseFS(templateFS, "templates/*.html")
+}
+
+// defaultSignText is shown when the envelope sets no consent text of its
+// own.
+const defaultSignText = "I agree to sign these documents electronically. My electronic signature " +
+	"is as valid as my handwritten signature, and I consent to receive the documents and notices " +
+	"about this transaction electronically."
+
+// pageData is what page.html renders: either the signing form or a page
+// explaining why there is nothing (more) to do.
+type pageData struct {
+	Title string
+	// State is set when the token cannot be used to act; the form is not shown.
+	State *stateInfo
+
+	Subject   string
+	Message   string
+	Recipient recipientData
+	Documents []documentData
+	// ViewOnly is a viewer's or CC's page: documents, no form.
+	ViewOnly bool
+	// Approve is an approver's page: consent and a button, no signature.
+	Approve    bool
+	Inputs     []inputData
+	OTP        bool
+	AccessCode bool
+	SignText   string
+	// API is the token's signer API base path, which the script calls.
+	API        string
+	SuccessURL string
+	CancelURL  string
+}
+
+type recipientData struct {
+	Name        string
+	Email       string
+	MaskedEmail string
+}
+
+type documentData struct {
+	ID   string
+	Name string
+	Meta string
+	URL  string
+}
+
+// inputData is a field the signer fills in on the page: text and checkbox
+// fields. Signature, initials and date fields are filled from the
+// signature and the signing time.
+type inputData struct {
+	ID       string
+	Label    string
+	Checkbox bool
+	Required bool
+	Value    string
+}
+
+// stateInfo is a page that explains a token's state.
+type stateInfo struct {
+	Kind    stateKind
+	Heading string
+	Body    string
+}
+
+type stateKind string
+
+const (
+	stateSigned      stateKind = "signed"
+	stateDeclined    stateKind = "declined"
+	stateExpired     stateKind = "expired"
+	stateNotYourTurn stateKind = "not-your-turn"
+	stateCompleted   stateKind = "completed"
+	stateVoided      stateKind = "voided"
+	stateEnded       stateKind = "ended"
+	stateCopyOnly    stateKind = "copy-only"
+	stateUnknown     stateKind = "unknown"
+	stateBusy        stateKind = "busy"
+	stateUnavailable stateKind = "unavailable"
+)
+
+// stateCopy is what each state says. The signer has no account and often
+// a phone: say what happened and what, if anything, to do next.
+var stateCopy = map[stateKind][2]string{
+	stateSigned:      {"You have signed", "Thank you. Your signature has been recorded. Once everyone has signed, you will receive the completed documents by e-mail."},
+	stateDeclined:    {"You declined to sign", "You declined to sign these documents. The sender has been told. If this was a mistake, contact the sender."},
+	stateExpired:     {"This signing link has expired", "The link is no longer valid. If you still need to sign, ask the sender to send you a new invitation."},
+	stateNotYourTurn: {"It is not your turn yet", "These documents are signed in a set order and others must act before you. We will e-mail you when it is your turn."},
+	stateCompleted:   {"This envelope is complete", "Everyone has signed. There is nothing more to do here."},
+	stateVoided:      {"This envelope was cancelled", "The sender cancelled this envelope, so it can no longer be signed."},
+	stateEnded:       {"This envelope can no longer be signed", "It was declined, cancelled or has expired. Contact the sender if you have questions."},
+	stateCopyOnly:    {"There is nothing for you to sign", "You receive a copy of this envelope. The completed documents will be e-mailed to you once everyone has signed."},
+	stateBusy:        {"Too many requests", "This page was opened too often in a short time. Please wait a minute, then reload it."},
+	stateUnknown:     {"This link is not valid", "Check that you opened the complete link from your invitation e-mail. If it still does not work, ask the sender for a new invitation."},
+	stateUnavailable: {"Something went wrong on our side", "The signing page could not be loaded. Please try again in a few minutes."},
+}
+
+func statePage(kind stateKind, v *signerView) *pageData {
+	c := stateCopy[kind]
+	d := &pageData{Title: c[0], State: &stateInfo{Kind: kind, Heading: c[0], Body: c[1]}}
+	if v != nil {
+		d.Subject = v.Envelope.Subject
+		if kind == stateSigned && v.Recipient.SignedAt != nil {
+			d.State.Body = fmt.Sprintf("Thank you. You signed on %s. Once everyone has signed, you will receive the completed documents by e-mail.",
+				v.Recipient.SignedAt.UTC().Format("2 January 2006 at 15:04 UTC"))
+		}
+	}
+	return d
+}
+
+// problemPage maps a failed signer API call to a state page and the page's
+// HTTP status. The API refuses a finished or unusable link with a problem
+// whose detail names the state ("… the recipient signed", "… the envelope
+// is VOIDED", "… the link expired at …"), so both code and detail are read.
+func problemPage(p *problem) (*pageData, int) {
+	text := strings.ToLower(p.Code + " " + p.Detail)
+	switch {
+	case p.Status == http.StatusNotFound:
+		return statePage(stateUnknown, nil), http.StatusNotFound
+	case p.Status == http.StatusTooManyRequests:
+		return statePage(stateBusy, nil), http.StatusTooManyRequests
+	case p.Status >= 500 || p.Status < 400:
+		return statePage(stateUnavailable, nil), http.StatusServiceUnavailable
+	case strings.Contains(text, "turn"):
+		return statePage(stateNotYourTurn, nil), http.StatusConflict
+	case strings.Contains(text, "cc recipient") || strings.Contains(text, "cannot sign"):
+		return statePage(stateCopyOnly, nil), http.StatusOK
+	case strings.Contains(text, "recipient declined"):
+		return statePage(stateDeclined, nil), http.StatusOK
+	case strings.Contains(text, "recipient signed") || strings.Contains(text, "already"):
+		return statePage(stateSigned, nil), http.StatusOK
+	case strings.Contains(text, "envelope is declined"):
+		return statePage(stateEnded, nil), http.StatusGone
+	case strings.Contains(text, "completed"):
+		return statePage(stateCompleted, nil), http.StatusGone
+	case strings.Contains(text, "voided"):
+		return statePage(stateVoided, nil), http.StatusGone
+	case strings.Contains(text, "expired"):
+		return statePage(stateExpired, nil), http.StatusGone
+	}
+	return statePage(stateEnded, nil), http.StatusGone
+}
+
+// viewPage builds the page for a token the API accepted: the signing form,
+// or the state page when the signer has nothing (more) to do.
+func viewPage(v *signerView, token string) *pageData {
+	switch strings.ToUpper(v.Recipient.Status) {
+	case "SIGNED", "COMPLETED":
+		return statePage(stateSigned, v)
+	case "DECLINED":
+		return statePage(stateDeclined, v)
+	case "EXPIRED":
+		return statePage(stateExpired, v)
+	case "PENDING":
+		return statePage(stateNotYourTurn, v)
+	}
+	switch strings.ToUpper(v.Envelope.Status) {
+	case "COMPLETED":
+		return statePage(stateCompleted, v)
+	case "VOIDED":
+		return statePage(stateVoided, v)
+	case "DECLINED", "EXPIRED":
+		return statePage(stateEnded, v)
+	}
+
+	base := apiBase(token)
+	d := &pageData{
+		Title:   v.Envelope.Subject,
+		Subject: v.Envelope.Subject,
+		Message: v.Envelope.Message,
+		Recipient: recipientData{Name: v.Recipient.Name, Email: v.Recipient.Email,
+			MaskedEmail: maskEmail(v.Recipient.Email)},
+		ViewOnly: !v.Session.CanSign || !roleActs(v.Recipient.Role),
+		Approve:  strings.EqualFold(v.Recipient.Role, "APPROVER"),
+		SignText: strings.TrimSpace(v.Envelope.SignText),
+		API:      base,
+	}
+	if d.SignText == "" {
+		d.SignText = defaultSignText
+	}
+	switch strings.ToUpper(v.Recipient.AuthMethod) {
+	case "EMAIL_OTP":
+		d.OTP = true
+	case "ACCESS_CODE":
+		d.AccessCode = true
+	}
+	d.SuccessURL, d.CancelURL = httpURL(v.Redirects.Success), httpURL(v.Redirects.Cancel)
+
+	names := map[string]string{}
+	for _, doc := range v.Documents {
+		name := firstNonEmpty(doc.Title, doc.Filename, "Document")
+		names[doc.ID] = name
+		d.Documents = append(d.Documents, documentData{
+			ID: doc.ID, Name: name, Meta: documentMeta(doc.Pages, doc.Size),
+			URL: base + "/documents/" + url.PathEscape(doc.ID),
+		})
+	}
+	counts := map[string]int{}
+	for _, f := range v.Fields {
+		t := strings.ToUpper(f.Type)
+		if t != "TEXT" && t != "CHECKBOX" {
+			continue
+		}
+		counts[t]++
+		kind := "Text"
+		if t == "CHECKBOX" {
+			kind = "Checkbox"
+		}
+		label := fmt.Sprintf("%s %d", kind, counts[t])
+		if n := names[f.DocumentID]; n != "" {
+			label += fmt.Sprintf(" (%s, page %d)", n, f.Page)
+		}
+		d.Inputs = append(d.Inputs, inputData{ID: f.ID, Label: label, Checkbox: t == "CHECKBOX", Required: f.Required, Value: f.Value})
+	}
+	return d
+}
+
+func documentMeta(pages int, size int64) string {
+	var parts []string
+	parts = append(parts, "PDF")
+	switch {
+	case pages == 1:
+		parts = append(parts, "1 page")
+	case pages > 1:
+		parts = append(parts, fmt.Sprintf("%d pages", pages))
+	}
+	switch {
+	case size >= 1<<20:
+		parts = append(parts, fmt.Sprintf("%.1f MB", float64(size)/(1<<20)))
+	case size > 0:
+		parts = append(parts, fmt.Sprintf("%d KB", (size+1023)/1024))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// maskEmail shows enough of the address for the signer to recognise it
+// (for "we sent a code to …") without printing it whole.
+func maskEmail(e string) string {
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" {
+		return ""
+	}
+	r := []rune(local)
+	return string(r[0]) + strings.Repeat("•", min(max(len(r)-1, 1), 6)) + "@" + domain
+}
+
+// httpURL passes only absolute http(s) URLs: a redirect target is the
+// integrator's input and must not become a javascript: link.
+func httpURL(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(strings.ToLower(s), "https://") || strings.HasPrefix(strings.ToLower(s), "http://") {
+		return s
+	}
+	return ""
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
