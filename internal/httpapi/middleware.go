@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,13 +58,27 @@ func requestContext(base *slog.Logger) echo.MiddlewareFunc {
 					c.Error(err)
 				}
 				log.Info("request",
-					"method", req.Method, "path", req.URL.Path, "route", c.Path(),
+					"method", req.Method, "path", redactedPath(c), "route", c.Path(),
 					"status", c.Response().Status, "bytes", c.Response().Size,
 					"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote_ip", c.RealIP())
 			}()
 			return next(c)
 		}
 	}
+}
+
+// redactedPath is the request path with a signing token replaced: the token
+// is a bearer credential, and logs travel further than the database.
+func redactedPath(c echo.Context) string {
+	p := c.Request().URL.Path
+	tok := c.Param("token")
+	if c.Path() == "/s/*" && !strings.HasPrefix(c.Param("*"), "assets/") {
+		tok = c.Param("*") // the signing page's own route
+	}
+	if tok != "" {
+		return strings.ReplaceAll(p, tok, "[token]")
+	}
+	return p
 }
 
 // httpMetrics records request latency by route template and status.

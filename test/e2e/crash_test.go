@@ -45,6 +45,15 @@ func TestDev_KillNineWhileSigningThenRestart_ExactlyOneSignaturePerSigner(t *tes
 			"consent": true, "signature": map[string]any{"type": "typed", "text": "Crash Signer"},
 		}, http.StatusOK, nil)
 	}
+	// Signing tokens are credentials: request logs show the route, not them.
+	for _, tok := range tokens {
+		if resp, _ := get(t, c.base+"/s/"+tok, ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("signing page after signing: %d", resp.StatusCode)
+		}
+		if strings.Contains(dev.Stderr(), tok) {
+			t.Errorf("the log contains signing token %s…", tok[:6])
+		}
+	}
 	if err := dev.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
