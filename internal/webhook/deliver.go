@@ -293,9 +293,10 @@ func (d *Deliverer) complete(ctx context.Context, fn func(ctx context.Context) e
 
 // attempt makes the HTTP request and reads at most MaxResponseBody bytes
 // of the answer.
-func (d *Deliverer) attempt(ctx context.Context, w *work) outcome {
-	out := outcome{started: d.now()}
-	defer func() { out.duration = time.Since(out.started) }()
+func (d *Deliverer) attempt(ctx context.Context, w *work) (out outcome) {
+	began := time.Now() // keeps the monotonic reading that UTC() strips
+	out.started = began.UTC()
+	defer func() { out.duration = time.Since(began) }()
 	ts := out.started
 	sig, err := signatureHeader(liveSecrets(w.Secret, w.PreviousSecret, w.PreviousSecretExpiresAt, ts), w.EventID, ts, w.Payload)
 	if err != nil {
@@ -318,7 +319,6 @@ func (d *Deliverer) attempt(ctx context.Context, w *work) outcome {
 	resp, err := d.client.Do(req)
 	if err != nil {
 		out.err = attemptError(err, d.cfg.Timeout)
-		out.duration = time.Since(out.started)
 		return out
 	}
 	defer resp.Body.Close()

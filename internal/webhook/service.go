@@ -50,8 +50,8 @@ func NewService(database *db.DB, outbox *jobs.Outbox, cfg Config) *Service {
 	return &Service{db: database, outbox: outbox, cfg: cfg, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// URLPolicy is the registration policy for endpoint URLs.
-func (s *Service) URLPolicy() URLPolicy {
+// urlPolicy is the registration policy for endpoint URLs.
+func (s *Service) urlPolicy() URLPolicy {
 	return URLPolicy{AllowHTTP: s.cfg.AllowHTTP, AllowPrivate: s.cfg.AllowPrivate}
 }
 
@@ -101,11 +101,11 @@ func normalizeEvents(in []string) ([]string, FieldErrors) {
 	return out, nil
 }
 
-// CheckInput validates a new endpoint without storing it, returning the
-// canonical URL and events.
+// checkInput validates an endpoint's fields without storing them,
+// returning the canonical URL and events.
 func (s *Service) checkInput(url string, events []string, description string) (string, []string, FieldErrors) {
 	var errs FieldErrors
-	u, err := s.URLPolicy().ValidateURL(url)
+	u, err := s.urlPolicy().ValidateURL(url)
 	if err != nil {
 		errs = append(errs, FieldError{"url", err.Error()})
 	}
