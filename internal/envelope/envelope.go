@@ -137,6 +137,17 @@ var (
 	ErrTokenGone = errors.New("signing link is no longer valid")
 	// ErrTokenUsed means the recipient already signed or declined (409).
 	ErrTokenUsed = errors.New("recipient has already finished")
+
+	// The specific reasons behind ErrTokenUsed and ErrTokenGone, so a signing
+	// page or an embedded integration can say what happened without reading
+	// prose. Each wraps its general error.
+	ErrAlreadySigned     = fmt.Errorf("%w: the recipient signed", ErrTokenUsed)
+	ErrAlreadyDeclined   = fmt.Errorf("%w: the recipient declined", ErrTokenUsed)
+	ErrEnvelopeCompleted = fmt.Errorf("%w: the envelope is COMPLETED", ErrTokenGone)
+	ErrEnvelopeDeclined  = fmt.Errorf("%w: the envelope is DECLINED", ErrTokenGone)
+	ErrEnvelopeVoided    = fmt.Errorf("%w: the envelope is VOIDED", ErrTokenGone)
+	ErrEnvelopeExpired   = fmt.Errorf("%w: the envelope is EXPIRED", ErrTokenGone)
+	ErrLinkExpired       = fmt.Errorf("%w: the link expired", ErrTokenGone)
 	// ErrNotYourTurn means a sequential recipient acts before their turn (409).
 	ErrNotYourTurn = errors.New("it is not this recipient's turn yet")
 	// ErrAuthRequired means the OTP or access code is missing or wrong (403).

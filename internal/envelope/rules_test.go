@@ -299,7 +299,7 @@ func TestSignerToken_Rules(t *testing.T) {
 	if r := do(t, "", http.MethodPost, "/api/v1/signer/"+tok1+"/sign", sign); r.status != http.StatusOK {
 		t.Fatalf("sign: %d %s", r.status, r.body)
 	}
-	if r := do(t, "", http.MethodPost, "/api/v1/signer/"+tok1+"/sign", sign); r.status != http.StatusConflict || r.json(t)["code"] != "recipient_already_finished" {
+	if r := do(t, "", http.MethodPost, "/api/v1/signer/"+tok1+"/sign", sign); r.status != http.StatusConflict || r.json(t)["code"] != "recipient_already_signed" {
 		t.Errorf("sign twice: %d %s", r.status, r.body)
 	}
 	if r := do(t, "", http.MethodPost, "/api/v1/signer/"+tok1+"/decline", map[string]any{"reason": "changed my mind"}); r.status != http.StatusConflict {
@@ -309,7 +309,7 @@ func TestSignerToken_Rules(t *testing.T) {
 	c.tokenOf(id, "second@example.com")
 	// Void: the link is gone.
 	c.do(http.MethodPost, "/api/v1/envelopes/"+id+"/void", map[string]any{"reason": "superseded"})
-	if r := do(t, "", http.MethodGet, "/api/v1/signer/"+tok2, nil); r.status != http.StatusGone {
+	if r := do(t, "", http.MethodGet, "/api/v1/signer/"+tok2, nil); r.status != http.StatusGone || r.json(t)["code"] != "envelope_voided" {
 		t.Errorf("token of voided envelope: %d %s", r.status, r.body)
 	}
 	views := 0

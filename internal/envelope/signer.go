@@ -141,12 +141,15 @@ func (s *Service) resolve(ctx context.Context, token string) (*signerCtx, error)
 func (s *Service) usable(sc *signerCtx, acting bool) error {
 	now := s.now()
 	switch {
-	case sc.ss.Status == SessionSigned || sc.ss.Status == SessionDeclined:
-		return fmt.Errorf("%w: the recipient %s", ErrTokenUsed, strings.ToLower(string(sc.ss.Status)))
+	case sc.ss.Status == SessionSigned:
+		return ErrAlreadySigned
+	case sc.ss.Status == SessionDeclined:
+		return ErrAlreadyDeclined
 	case sc.env.Status.Final():
-		return fmt.Errorf("%w: the envelope is %s", ErrTokenGone, sc.env.Status)
+		return map[Status]error{StatusCompleted: ErrEnvelopeCompleted, StatusDeclined: ErrEnvelopeDeclined,
+			StatusVoided: ErrEnvelopeVoided, StatusExpired: ErrEnvelopeExpired}[sc.env.Status]
 	case sc.ss.Status == SessionExpired || !now.Before(sc.ss.ExpiresAt):
-		return fmt.Errorf("%w: the link expired at %s", ErrTokenGone, sc.ss.ExpiresAt.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w at %s", ErrLinkExpired, sc.ss.ExpiresAt.UTC().Format(time.RFC3339))
 	case sc.r.Role == RoleCC:
 		return fmt.Errorf("%w: a CC recipient receives the result once the envelope is completed", ErrCannotSign)
 	case sc.r.Status == RecipientPending || !hasTurn(sc.env, sc.r):

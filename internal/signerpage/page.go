@@ -124,11 +124,8 @@ func statePage(kind stateKind, v *signerView) *pageData {
 }
 
 // problemPage maps a failed signer API call to a state page and the page's
-// HTTP status. The API refuses a finished or unusable link with a problem
-// whose detail names the state ("… the recipient signed", "… the envelope
-// is VOIDED", "… the link expired at …"), so both code and detail are read.
+// HTTP status, by the problem's stable code.
 func problemPage(p *problem) (*pageData, int) {
-	text := strings.ToLower(p.Code + " " + p.Detail)
 	switch {
 	case p.Status == http.StatusNotFound:
 		return statePage(stateUnknown, nil), http.StatusNotFound
@@ -136,21 +133,23 @@ func problemPage(p *problem) (*pageData, int) {
 		return statePage(stateBusy, nil), http.StatusTooManyRequests
 	case p.Status >= 500 || p.Status < 400:
 		return statePage(stateUnavailable, nil), http.StatusServiceUnavailable
-	case strings.Contains(text, "turn"):
+	}
+	switch p.Code {
+	case "not_your_turn":
 		return statePage(stateNotYourTurn, nil), http.StatusConflict
-	case strings.Contains(text, "cc recipient") || strings.Contains(text, "cannot sign"):
+	case "recipient_cannot_sign":
 		return statePage(stateCopyOnly, nil), http.StatusOK
-	case strings.Contains(text, "recipient declined"):
+	case "recipient_already_declined":
 		return statePage(stateDeclined, nil), http.StatusOK
-	case strings.Contains(text, "recipient signed") || strings.Contains(text, "already"):
+	case "recipient_already_signed", "recipient_already_finished":
 		return statePage(stateSigned, nil), http.StatusOK
-	case strings.Contains(text, "envelope is declined"):
+	case "envelope_declined":
 		return statePage(stateEnded, nil), http.StatusGone
-	case strings.Contains(text, "completed"):
+	case "envelope_completed":
 		return statePage(stateCompleted, nil), http.StatusGone
-	case strings.Contains(text, "voided"):
+	case "envelope_voided":
 		return statePage(stateVoided, nil), http.StatusGone
-	case strings.Contains(text, "expired"):
+	case "signing_link_expired", "envelope_expired":
 		return statePage(stateExpired, nil), http.StatusGone
 	}
 	return statePage(stateEnded, nil), http.StatusGone
