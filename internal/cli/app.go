@@ -61,6 +61,7 @@ type app struct {
 	// envelopes is the envelope workflow; devMail keeps outgoing mail for
 	// /dev/mail when no SMTP server is configured.
 	envelopes *envelope.Service
+	mailer    mail.Mailer
 	devMail   *mail.Dev
 
 	closers []func()
@@ -130,9 +131,12 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 		EndpointConcurrency: max(1, cfg.WorkerConcurrency/2),
 	}
 	a.webhooks = webhook.NewService(a.db, a.outbox, whCfg)
-	// TODO(lead): pass a webhook.Notifier backed by internal/mail so the
-	// account is e-mailed when an endpoint is disabled; nil only logs.
-	a.webhookDelivery = webhook.NewDeliverer(a.db, a.outbox, whCfg, nil, log.With("component", "webhooks"))
+	if err := a.buildMailer(); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.webhookDelivery = webhook.NewDeliverer(a.db, a.outbox, whCfg,
+		webhook.MailNotifier{Mailer: a.mailer, PublicURL: cfg.PublicURL}, log.With("component", "webhooks"))
 	if err := a.buildPKI(ctx, dev); err != nil {
 		a.close()
 		return nil, err

@@ -11,22 +11,26 @@ import (
 	"github.com/vellum-sign/vellum/pkg/revocation"
 )
 
-// buildEnvelopes builds the envelope workflow once the PKI and TSA client
-// exist: the mailer (SMTP when VELLUM_SMTP_HOST is set, else the logging
-// dev mailer served at /dev/mail), the token key and the service.
-func (a *app) buildEnvelopes(ctx context.Context) error {
-	var mailer mail.Mailer
+// buildMailer picks SMTP when VELLUM_SMTP_HOST is set, else the logging dev
+// mailer served at /dev/mail.
+func (a *app) buildMailer() error {
 	if a.cfg.SMTP.Host != "" {
 		m, err := mail.NewSMTP(mail.SMTPConfig{Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.Port, Username: a.cfg.SMTP.Username,
 			Password: a.cfg.SMTP.Password, From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS})
 		if err != nil {
 			return fmt.Errorf("VELLUM_SMTP_*: %w", err)
 		}
-		mailer = m
-	} else {
-		a.devMail = mail.NewDev(a.log.With("component", "mail"), 200)
-		mailer = a.devMail
+		a.mailer = m
+		return nil
 	}
+	a.devMail = mail.NewDev(a.log.With("component", "mail"), 200)
+	a.mailer = a.devMail
+	return nil
+}
+
+// buildEnvelopes builds the envelope workflow once the PKI and TSA client
+// exist: the token key and the service.
+func (a *app) buildEnvelopes(ctx context.Context) error {
 	key, generated, err := envelope.TokenKey(ctx, a.db, a.cfg.TokenSecret)
 	if err != nil {
 		return fmt.Errorf("VELLUM_TOKEN_SECRET: %w", err)
@@ -36,7 +40,7 @@ func (a *app) buildEnvelopes(ctx context.Context) error {
 	}
 	deps := envelope.Deps{
 		DB: a.db, Outbox: a.outbox, Blobs: a.blob, Documents: a.docs, Accounts: a.accounts,
-		EventLog: audit.NewLog(a.db), Mailer: mailer, PKI: a.pki,
+		EventLog: audit.NewLog(a.db), Mailer: a.mailer, PKI: a.pki,
 		Revocation: envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root()),
 		PublicURL:  a.cfg.PublicURL, TokenKey: key, Log: a.log.With("component", "envelopes"),
 	}
