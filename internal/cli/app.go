@@ -122,7 +122,6 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 	a.queue = asynq.NewClientFromRedisClient(rc)
 	a.outbox = jobs.NewOutbox(a.db)
 	a.accounts = account.NewService(a.db)
-	a.docs = document.NewService(a.db, a.blob, envelopeUsage{a}, document.Config{MaxSize: cfg.MaxUploadBytes, Log: log})
 	whCfg := webhook.Config{
 		AllowPrivate: cfg.Webhook.AllowPrivate, AllowHTTP: cfg.Webhook.AllowHTTP,
 		Timeout: cfg.Webhook.Timeout, Retention: cfg.Webhook.Retention,
@@ -131,6 +130,8 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 		EndpointConcurrency: max(1, cfg.WorkerConcurrency/2),
 	}
 	a.webhooks = webhook.NewService(a.db, a.outbox, whCfg)
+	a.docs = document.NewService(a.db, a.blob, envelopeUsage{a}, document.Config{
+		MaxSize: cfg.MaxUploadBytes, Log: log, Events: documentWebhooks{a.webhooks}})
 	if err := a.buildMailer(); err != nil {
 		a.close()
 		return nil, err

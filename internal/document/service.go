@@ -35,6 +35,16 @@ type Config struct {
 	TempDir string
 	// Log receives cleanup failures that cannot reach a client.
 	Log *slog.Logger
+	// Events, when set, hears of uploads and deletions inside the
+	// transaction that records them (webhooks fan out from it).
+	Events Events
+}
+
+// Events is told of document changes within their transactions, so a
+// change and its notifications commit together.
+type Events interface {
+	DocumentUploaded(ctx context.Context, d *Document) error
+	DocumentDeleted(ctx context.Context, d *Document) error
 }
 
 // Service manages documents.
@@ -198,9 +208,18 @@ func (s *Service) Create(ctx context.Context, scope account.Scope, up *Upload, m
 	if _, err := s.blobs.Put(ctx, d.BlobKey, up.file, MimeType); err != nil {
 		return nil, fmt.Errorf("store document bytes: %w", err)
 	}
-	if err := s.db.Conn(ctx).Create(d).Error; err != nil {
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.db.Conn(ctx).Create(d).Error; err != nil {
+			return fmt.Errorf("record document: %w", err)
+		}
+		if s.cfg.Events != nil {
+			return s.cfg.Events.DocumentUploaded(ctx, d)
+		}
+		return nil
+	})
+	if err != nil {
 		s.deleteBlob(context.WithoutCancel(ctx), d.BlobKey)
-		return nil, fmt.Errorf("record document: %w", err)
+		return nil, err
 	}
 	return d, nil
 }
@@ -345,7 +364,13 @@ func (s *Service) Delete(ctx context.Context, scope account.Scope, id string, ma
 			return fmt.Errorf("document %s: %w", id, ErrInUse)
 		}
 		key = d.BlobKey
-		return s.db.Conn(ctx).Where("id = ?", d.ID).Delete(&Document{}).Error
+		if err := s.db.Conn(ctx).Where("id = ?", d.ID).Delete(&Document{}).Error; err != nil {
+			return fmt.Errorf("delete document %s: %w", id, err)
+		}
+		if s.cfg.Events != nil {
+			return s.cfg.Events.DocumentDeleted(ctx, d)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

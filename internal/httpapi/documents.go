@@ -69,6 +69,10 @@ type issueResponse struct {
 	Message string `json:"message"`
 }
 
+// DocumentJSON is a document's public JSON as the API returns it, for
+// webhook payloads.
+func DocumentJSON(d *document.Document) any { return toDocumentResponse(d) }
+
 func toDocumentResponse(d *document.Document) documentResponse {
 	return documentResponse{
 		ID: d.ID, Filename: d.Filename, Title: d.Title, Description: d.Description, MimeType: d.MimeType,
