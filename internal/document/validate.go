@@ -13,37 +13,26 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
+
+	"github.com/vellum-sign/vellum/pkg/pades"
 )
 
 // Code is a pre-validation finding, numbered as RemSig's
-// /api/sign/validate/pdf codes.
-type Code int
+// /api/sign/validate/pdf codes: the signing engine's own codes, so a
+// refusal at upload and one at signing read the same.
+type Code = pades.Code
 
 // RemSig's codes.
 const (
-	CodeEncrypted               Code = 1
-	CodeInteractiveField        Code = 2
-	CodeReadOnly                Code = 3
-	CodeUnmodifiable            Code = 4
-	CodeLocked                  Code = 5
-	CodeSigningError            Code = 6
-	CodeVisibleWatermarkOverlap Code = 7
-	CodeUnknownError            Code = 8
+	CodeEncrypted               = pades.CodeEncrypted
+	CodeInteractiveField        = pades.CodeInteractiveField
+	CodeReadOnly                = pades.CodeReadOnly
+	CodeUnmodifiable            = pades.CodeUnmodifiable
+	CodeLocked                  = pades.CodeLocked
+	CodeSigningError            = pades.CodeSigningError
+	CodeVisibleWatermarkOverlap = pades.CodeVisibleWatermarkOverlap
+	CodeUnknownError            = pades.CodeUnknownError
 )
-
-var codeNames = map[Code]string{
-	CodeEncrypted:               "ENCRYPTED",
-	CodeInteractiveField:        "INTERACTIVE_FIELD",
-	CodeReadOnly:                "READ_ONLY",
-	CodeUnmodifiable:            "UNMODIFIABLE",
-	CodeLocked:                  "LOCKED",
-	CodeSigningError:            "SIGNING_ERROR",
-	CodeVisibleWatermarkOverlap: "VISIBLE_WATERMARK_OVERLAP",
-	CodeUnknownError:            "UNKNOWN_ERROR",
-}
-
-// String is the code's RemSig name.
-func (c Code) String() string { return codeNames[c] }
 
 // Issue is one finding.
 type Issue struct {
