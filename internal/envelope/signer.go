@@ -136,6 +136,19 @@ func (s *Service) resolve(ctx context.Context, token string) (*signerCtx, error)
 	return sc, nil
 }
 
+// resolveUsable resolves token and applies the token rules for acting or
+// viewing, as every signer call does first.
+func (s *Service) resolveUsable(ctx context.Context, token string, acting bool) (*signerCtx, error) {
+	sc, err := s.resolve(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.usable(sc, acting); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
 // usable checks the token rules for acting (sign, decline, OTP) or for
 // viewing.
 func (s *Service) usable(sc *signerCtx, acting bool) error {
@@ -188,11 +201,8 @@ func (s *Service) signerView(sc *signerCtx) *SignerView {
 func (s *Service) Open(ctx context.Context, token string, actor Actor) (*SignerView, error) {
 	var v *SignerView
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-		sc, err := s.resolve(ctx, token)
+		sc, err := s.resolveUsable(ctx, token, false)
 		if err != nil {
-			return err
-		}
-		if err := s.usable(sc, false); err != nil {
 			return err
 		}
 		if sc.ss.OpenedAt == nil {
@@ -257,11 +267,8 @@ func (s *Service) OpenDocument(ctx context.Context, token, documentID string) (*
 func (s *Service) RequestOTP(ctx context.Context, token string, actor Actor) (*SignerView, error) {
 	var v *SignerView
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-		sc, err := s.resolve(ctx, token)
+		sc, err := s.resolveUsable(ctx, token, true)
 		if err != nil {
-			return err
-		}
-		if err := s.usable(sc, true); err != nil {
 			return err
 		}
 		if sc.r.AuthMethod != AuthEmailOTP {
@@ -413,11 +420,8 @@ func (s *Service) Sign(ctx context.Context, token string, in SignInput, actor Ac
 	var v *SignerView
 	var authFailed error
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-		sc, err := s.resolve(ctx, token)
+		sc, err := s.resolveUsable(ctx, token, true)
 		if err != nil {
-			return err
-		}
-		if err := s.usable(sc, true); err != nil {
 			return err
 		}
 		if verrs := checkSignInput(sc.env, sc.r, &in); len(verrs) > 0 {
@@ -489,11 +493,8 @@ func (s *Service) Sign(ctx context.Context, token string, in SignInput, actor Ac
 func (s *Service) Decline(ctx context.Context, token, reason string, actor Actor) (*SignerView, error) {
 	var v *SignerView
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-		sc, err := s.resolve(ctx, token)
+		sc, err := s.resolveUsable(ctx, token, true)
 		if err != nil {
-			return err
-		}
-		if err := s.usable(sc, true); err != nil {
 			return err
 		}
 		reason = strings.TrimSpace(reason)
