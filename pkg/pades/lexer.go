@@ -107,7 +107,7 @@ func (p *parser) object(depth int) (any, error) {
 		return p.hexString()
 	case '[':
 		p.pos++
-		arr := array{}
+		arr := make(array, 0, 4)
 		for {
 			p.skipSpace()
 			if p.pos >= len(p.buf) {

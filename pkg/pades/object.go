@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // The PDF object model used by the lazy reader and the revision writer.
@@ -61,21 +60,12 @@ func writeObject(buf *bytes.Buffer, o any) {
 		buf.WriteByte(']')
 	case dict:
 		buf.WriteString("<<")
-		keys := make([]name, 0, len(v))
+		var kb [16]name
+		keys := kb[:0]
 		for k := range v {
 			keys = append(keys, k)
 		}
-		slices.SortFunc(keys, func(a, b name) int {
-			switch {
-			case a == b:
-				return 0
-			case a == "Type":
-				return -1
-			case b == "Type":
-				return 1
-			}
-			return strings.Compare(string(a), string(b))
-		})
+		sortKeys(keys)
 		for _, k := range keys {
 			writeName(buf, k)
 			buf.WriteByte(' ')
@@ -86,6 +76,34 @@ func writeObject(buf *bytes.Buffer, o any) {
 		buf.WriteString(string(v))
 	default:
 		panic(fmt.Sprintf("pades: cannot write %T", o))
+	}
+}
+
+// sortKeys orders dictionary keys with /Type first, then by byte value.
+// Dictionaries are small: an insertion sort beats a general one here.
+func sortKeys(keys []name) {
+	less := func(a, b name) bool {
+		if a == "Type" || b == "Type" {
+			return a == "Type" && b != "Type"
+		}
+		return a < b
+	}
+	if len(keys) > 16 {
+		slices.SortFunc(keys, func(a, b name) int {
+			switch {
+			case a == b:
+				return 0
+			case less(a, b):
+				return -1
+			}
+			return 1
+		})
+		return
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && less(keys[j], keys[j-1]); j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
 	}
 }
 

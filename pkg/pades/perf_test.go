@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,5 +87,30 @@ func TestReadTableLarge(t *testing.T) {
 	}
 	if len(entries) != n || entries[n-1] != (xrefEntry{kind: 1, off: 10 + n - 1}) {
 		t.Errorf("%d entries, last %v", len(entries), entries[n-1])
+	}
+}
+
+// sortKeys orders like the comparator it replaced, for small and large
+// dictionaries alike.
+func TestSortKeys(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 5, 16, 17, 40} {
+		var keys []name
+		for i := range n {
+			keys = append(keys, name(strconv.Itoa((i*7919)%97)))
+		}
+		if n > 3 {
+			keys[n/2] = "Type"
+		}
+		want := slices.Clone(keys)
+		sort.Slice(want, func(i, j int) bool {
+			if want[i] == "Type" || want[j] == "Type" {
+				return want[i] == "Type"
+			}
+			return want[i] < want[j]
+		})
+		sortKeys(keys)
+		if !slices.Equal(keys, want) {
+			t.Errorf("n=%d: %v, want %v", n, keys, want)
+		}
 	}
 }

@@ -22,6 +22,7 @@ type document struct {
 	lastIsStream bool  // newest section is an xref stream (not a table)
 	sections     []xrefSection
 	nextNum      int // first unused object number (the new /Size)
+	maxNum       int // largest object number in the cross-reference data
 
 	objstms map[int]*objStream
 	loads   int // objects parsed, to bound work on hostile input
@@ -63,7 +64,7 @@ const (
 	initialWindow = 4096
 	maxScratch    = 256 << 10 // largest parse window kept for reuse
 	maxCached     = 64        // parsed objects kept per document
-	tailWindow    = 8192      // bytes kept from the end of the file
+	tailWindow    = 4096      // bytes kept from the end of the file
 )
 
 // readAt reads up to n bytes at off, fewer at the end of the file.

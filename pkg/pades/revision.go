@@ -17,8 +17,9 @@ type revision struct {
 
 type pendingObject struct {
 	r    ref
-	obj  any    // a PDF object, or
-	body []byte // pre-serialised body (streams, signature dictionaries)
+	obj  any      // a PDF object, or
+	body []byte   // pre-serialised body (streams), or
+	sig  *sigDict // a signature dictionary with its placeholders
 }
 
 func newRevision(d *document) *revision {
@@ -66,6 +67,10 @@ type layout struct {
 	gens      map[int]int
 	xrefOff   int64
 	trailer   dict
+
+	// body-relative offsets of the signature dictionary's /ByteRange and
+	// /Contents placeholders, when the revision has one
+	sigBR, sigCT int
 }
 
 // needsNewline reports whether the file does not end with an end-of-line,
@@ -96,6 +101,9 @@ func (rv *revision) layout() (*layout, error) {
 	est := 512 + 40*len(rv.objs) // headers, xref section, trailer
 	for _, p := range rv.objs {
 		est += len(p.body) + 256
+		if p.sig != nil {
+			est += 1024 + byteRangeWidth + 2*p.sig.contentsLen
+		}
 	}
 	buf.Grow(est)
 	if d.needsNewline() {
@@ -117,7 +125,9 @@ func (rv *revision) layout() (*layout, error) {
 		l.gens[n] = p.r.gen
 		writeObjHeader(&buf, p.r.num, p.r.gen)
 		l.bodyStart[n] = base + int64(buf.Len())
-		if p.body != nil {
+		if p.sig != nil {
+			l.sigBR, l.sigCT = p.sig.writeBody(&buf)
+		} else if p.body != nil {
 			buf.Write(p.body)
 		} else {
 			writeObject(&buf, p.obj)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -238,18 +239,18 @@ type sigDict struct {
 	contentsLen int  // bytes reserved for the CMS / token
 }
 
-// body serialises the dictionary and returns the body-relative offsets of
-// the ByteRange placeholder and of the '<' opening /Contents.
-func (s sigDict) body() ([]byte, int, int) {
-	var b bytes.Buffer
-	b.Grow(1024 + byteRangeWidth + 2*s.contentsLen)
-	writeObject(&b, s.entries)
+// writeBody serialises the dictionary into b and returns the offsets,
+// relative to where it starts, of the ByteRange placeholder and of the '<'
+// opening /Contents.
+func (s *sigDict) writeBody(b *bytes.Buffer) (int, int) {
+	start := b.Len()
+	writeObject(b, s.entries)
 	b.Truncate(b.Len() - 2) // reopen the dictionary: drop ">>"
 	b.WriteString("/ByteRange ")
-	br := b.Len()
+	br := b.Len() - start
 	b.WriteString(byteRangeBlank)
 	b.WriteString("/Contents ")
-	ct := b.Len()
+	ct := b.Len() - start
 	b.WriteByte('<')
 	for n := 2 * s.contentsLen; n > 0; {
 		k := min(n, len(hexZeros))
@@ -257,7 +258,7 @@ func (s sigDict) body() ([]byte, int, int) {
 		n -= k
 	}
 	b.WriteString(">>>")
-	return b.Bytes(), br, ct
+	return br, ct
 }
 
 // hexZeros fills /Contents placeholders; byteRangeBlank reserves the room
@@ -277,22 +278,29 @@ type placeholder struct {
 // fill lays out the revision with the signature dictionary at sigRef and
 // patches its /ByteRange.
 func fill(rv *revision, sigRef ref, s sigDict) (*placeholder, error) {
-	body, brOff, ctOff := s.body()
-	rv.setBody(sigRef, body)
+	// Written straight into the revision: no separate body buffer.
+	rv.objs[sigRef.num] = pendingObject{r: sigRef, sig: &s}
 	l, err := rv.layout()
 	if err != nil {
 		return nil, err
 	}
 	base := rv.d.size
 	start := l.bodyStart[sigRef.num]
-	a := start + int64(ctOff)
+	a := start + int64(l.sigCT)
 	b := a + int64(2*s.contentsLen+2)
 	total := base + int64(len(l.data))
-	br := fmt.Sprintf("[0 %d %d %d]", a, b, total-b)
+	var brb [byteRangeWidth + 16]byte
+	br := append(brb[:0], "[0 "...)
+	br = strconv.AppendInt(br, a, 10)
+	br = append(br, ' ')
+	br = strconv.AppendInt(br, b, 10)
+	br = append(br, ' ')
+	br = strconv.AppendInt(br, total-b, 10)
+	br = append(br, ']')
 	if len(br) > byteRangeWidth {
 		return nil, errors.New("pades: byte range does not fit")
 	}
-	copy(l.data[start-base+int64(brOff):], br)
+	copy(l.data[start-base+int64(l.sigBR):], br)
 	return &placeholder{a: a, b: b, rel: base, l: l}, nil
 }
 

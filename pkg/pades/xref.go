@@ -14,7 +14,7 @@ func openDocument(r io.ReaderAt, size int64) (*document, error) {
 	if size < 16 {
 		return nil, errors.New("file too small to be a PDF")
 	}
-	d := &document{r: r, size: size, xref: map[int]xrefEntry{}, objstms: map[int]*objStream{}}
+	d := &document{r: r, size: size, xref: map[int]xrefEntry{}, objstms: map[int]*objStream{}, maxNum: -1}
 	off, tail, err := findStartxref(r, size)
 	if err != nil {
 		return nil, err
@@ -50,11 +50,7 @@ func openDocument(r io.ReaderAt, size int64) (*document, error) {
 		}
 		off = prev
 	}
-	for n := range d.xref {
-		if n >= d.nextNum {
-			d.nextNum = n + 1
-		}
-	}
+	d.nextNum = max(d.nextNum, d.maxNum+1) // merge tracked the largest number
 	if _, ok := d.trailer["Root"].(ref); !ok {
 		return nil, errors.New("trailer has no /Root reference")
 	}
@@ -121,22 +117,27 @@ func (d *document) readSection(off int64, newest bool) (dict, error) {
 }
 
 func (d *document) merge(sec *xrefSection, entries map[int]xrefEntry) {
-	if len(entries) <= 4096 {
+	keep := len(entries) <= 4096
+	if keep {
 		sec.objects = make([]int, 0, len(entries))
-		for n := range entries {
+	}
+	// The newest (often the only) section's map becomes the document's,
+	// saving a copy of every entry.
+	adopt := len(d.xref) == 0
+	for n, e := range entries {
+		if keep {
 			sec.objects = append(sec.objects, n)
 		}
-	}
-	if len(d.xref) == 0 {
-		// The newest (often the only) section: its map becomes the
-		// document's, saving a copy of every entry.
-		d.xref = entries
-		return
-	}
-	for n, e := range entries {
+		d.maxNum = max(d.maxNum, n)
+		if adopt {
+			continue
+		}
 		if _, ok := d.xref[n]; !ok {
 			d.xref[n] = e
 		}
+	}
+	if adopt {
+		d.xref = entries
 	}
 }
 
