@@ -276,6 +276,27 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 		go func() { defer wg.Done(); a.webhookDelivery.RunPruner(dispCtx, time.Hour) }()
 		wg.Add(1)
 		go func() { defer wg.Done(); a.envelopes.RunSweeper(dispCtx) }()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Idempotency records live 24 h; expired ones are only reclaimed
+			// on reuse of their key otherwise.
+			store := idempotency.NewStore(a.db)
+			tick := time.NewTicker(time.Hour)
+			defer tick.Stop()
+			for {
+				if n, err := store.DeleteExpired(dispCtx); err != nil && dispCtx.Err() == nil {
+					a.log.Warn("prune idempotency keys", "err", err)
+				} else if n > 0 {
+					a.log.Info("pruned expired idempotency keys", "count", n)
+				}
+				select {
+				case <-dispCtx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		}()
 		if err := worker.Start(); err != nil {
 			stopDispatcher()
 			wg.Wait()
