@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
 
 	"github.com/vellum-sign/vellum/internal/db"
 )
@@ -114,6 +115,7 @@ func (d *Dispatcher) RelayOnce(ctx context.Context) (int, error) {
 		if err := d.db.ForUpdate(q, true).Find(&rows).Error; err != nil {
 			return fmt.Errorf("select outbox rows: %w", err)
 		}
+		var ids []string
 		for _, r := range rows {
 			opts := []asynq.Option{
 				asynq.TaskID(r.ID), asynq.Queue(r.Queue), asynq.MaxRetry(r.MaxRetry),
@@ -124,21 +126,25 @@ func (d *Dispatcher) RelayOnce(ctx context.Context) (int, error) {
 			}
 			_, err := d.client.EnqueueContext(ctx, asynq.NewTask(r.Type, r.Payload), opts...)
 			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-				if relayed > 0 {
+				if len(ids) > 0 {
 					// Keep what did reach Redis recorded; the rest waits.
-					return nil
+					break
 				}
 				return fmt.Errorf("enqueue %s: %w", r.ID, err)
 			}
-			status := StatusEnqueued
-			upd := d.db.Conn(ctx).Model(&record{}).Where("id = ?", r.ID).Updates(map[string]any{
-				"status": status, "relayed_at": now, "relays": r.Relays + 1, "updated_at": now,
-			})
-			if upd.Error != nil {
-				return fmt.Errorf("mark %s enqueued: %w", r.ID, upd.Error)
-			}
-			relayed++
+			ids = append(ids, r.ID)
 		}
+		if len(ids) == 0 {
+			return nil
+		}
+		// One UPDATE for the batch: the rows stay locked until it commits.
+		upd := d.db.Conn(ctx).Model(&record{}).Where("id IN ?", ids).Updates(map[string]any{
+			"status": StatusEnqueued, "relayed_at": now, "relays": gorm.Expr("relays + 1"), "updated_at": now,
+		})
+		if upd.Error != nil {
+			return fmt.Errorf("mark %d tasks enqueued: %w", len(ids), upd.Error)
+		}
+		relayed = len(ids)
 		return nil
 	})
 	return relayed, err

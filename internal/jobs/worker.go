@@ -152,8 +152,31 @@ func (w *Worker) run(ctx context.Context, taskType string, t *asynq.Task, h Hand
 }
 
 // claim marks the task running for this worker unless it is finished or
-// another worker's claim is still live.
+// another worker's claim is still live: one conditional UPDATE. The claim
+// lasts until Asynq's deadline for this run (the task's timeout) plus a
+// margin, as the dispatcher re-relays a running task only after it.
 func (w *Worker) claim(ctx context.Context, id string) (bool, error) {
+	now := time.Now().UTC()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return w.claimTx(ctx, id)
+	}
+	res := w.db.Conn(ctx).Model(&record{}).
+		Where("id = ? AND (status IN ? OR (status = ? AND (claimed_until IS NULL OR claimed_until <= ?)))",
+			id, []string{StatusPending, StatusEnqueued}, StatusRunning, now).
+		Updates(map[string]any{
+			"status": StatusRunning, "claimed_until": deadline.UTC().Add(30 * time.Second),
+			"attempts": gorm.Expr("attempts + 1"), "updated_at": now,
+		})
+	if res.Error != nil {
+		return false, res.Error
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// claimTx is claim for a context without a deadline, reading the task's
+// timeout from its row.
+func (w *Worker) claimTx(ctx context.Context, id string) (bool, error) {
 	now := time.Now().UTC()
 	var rec record
 	claimed := false

@@ -18,9 +18,11 @@ import (
 )
 
 // The benchmarks run the production path end to end: Publish commits the
-// delivery rows and outbox tasks in PostgreSQL, the dispatcher relays them
-// to Redis, the Asynq worker runs Deliver, which signs and POSTs to a fast
-// receiver on loopback and records the attempt.
+// delivery rows and outbox tasks (one per endpoint and transaction) in
+// PostgreSQL, the dispatcher relays them to Redis, the Asynq worker runs
+// Deliver, which claims the endpoint's due messages in chunks, signs and
+// POSTs each to a fast receiver on loopback and records the chunk's
+// attempts.
 //
 //	go test -run '^$' -bench Deliver -benchtime 5000x ./internal/webhook/
 //

@@ -44,7 +44,8 @@ type Deliverer struct {
 	now      func() time.Time
 
 	mu       sync.Mutex
-	inFlight map[string]int // endpoint id → attempts running in this process
+	inFlight map[string]int          // endpoint id → attempts running in this process
+	runners  map[string]*batchRunner // endpoint id → its batch running in this process
 }
 
 // NewDeliverer returns the deliverer. notifier may be nil: disabled
@@ -57,6 +58,7 @@ func NewDeliverer(database *db.DB, outbox *jobs.Outbox, cfg Config, notifier Not
 	return &Deliverer{
 		db: database, outbox: outbox, cfg: cfg, client: newClient(cfg), notifier: notifier, log: log,
 		now: func() time.Time { return time.Now().UTC() }, inFlight: map[string]int{},
+		runners: map[string]*batchRunner{},
 	}
 }
 
@@ -118,16 +120,21 @@ type outcome struct {
 
 func (o outcome) ok() bool { return o.status >= 200 && o.status < 300 }
 
-// Deliver is the TaskDeliver handler. It is idempotent: a task whose
-// generation is no longer the delivery's (a manual retry replaced it, or
-// it already ran) does nothing, and the attempt's bookkeeping commits
-// together with the task's completion.
+// Deliver is the TaskDeliver handler. A task of an endpoint sends its due
+// first attempts in batches (see deliverBatch); a task of one delivery
+// makes one attempt of it (retries, manual retries, test events). It is
+// idempotent: a task whose generation is no longer the delivery's (a
+// manual retry replaced it, or it already ran) does nothing, and the
+// attempt's bookkeeping commits together with the task's completion.
 func (d *Deliverer) Deliver(ctx context.Context, task jobs.Delivery) error {
 	var p deliverPayload
 	if err := json.Unmarshal(task.Payload, &p); err != nil {
 		// Nothing will ever parse it; retrying cannot help.
 		d.log.Error("webhook task with unreadable payload", "task_id", task.ID, "err", err)
 		return nil
+	}
+	if p.DeliveryID == "" && p.EndpointID != "" {
+		return d.deliverBatch(ctx, p.EndpointID)
 	}
 	w, err := d.load(ctx, p.DeliveryID)
 	if errors.Is(err, ErrNotFound) {

@@ -20,7 +20,8 @@ import (
 
 // Task types.
 const (
-	// TaskDeliver makes one attempt of one delivery.
+	// TaskDeliver sends an endpoint's due first attempts (a batch task) or
+	// makes one attempt of one delivery (retries, manual retries, tests).
 	TaskDeliver = "webhook:deliver"
 	// TaskEndpointDisabled tells the account an endpoint was disabled.
 	TaskEndpointDisabled = "webhook:endpoint-disabled"
@@ -342,29 +343,49 @@ func (s *Service) Publish(ctx context.Context, e Event) error {
 		return fmt.Errorf("publish webhook event %s: %w", e.ID, err)
 	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		var endpoints []Endpoint
-		err := s.db.Conn(ctx).Select("id", "events").
+		// batch names the transaction: its messages to one endpoint share
+		// one task. On PostgreSQL the transaction id (with the
+		// transaction's start, in case ids ever restart) is unique for
+		// good; elsewhere each Publish gets its own.
+		sel := "id, events, '' AS batch"
+		if s.db.Dialect() == db.Postgres {
+			sel = "id, events, txid_current()::text || '.' || " +
+				"(EXTRACT(EPOCH FROM transaction_timestamp()) * 1000000)::bigint::text AS batch"
+		}
+		var endpoints []struct {
+			ID     string
+			Events []string `gorm:"serializer:json"`
+			Batch  string
+		}
+		err := s.db.Conn(ctx).Table("webhook_endpoints").Select(sel).
 			Where("account_id = ? AND environment = ? AND enabled", e.AccountID, e.Environment).
 			Find(&endpoints).Error
 		if err != nil {
 			return fmt.Errorf("publish %s: find endpoints: %w", e.ID, err)
 		}
 		var targets []string
-		for i := range endpoints {
-			if endpoints[i].Subscribed(e.Type) {
-				targets = append(targets, endpoints[i].ID)
+		batch := ""
+		for _, ep := range endpoints {
+			if (&Endpoint{Events: ep.Events}).Subscribed(e.Type) {
+				targets = append(targets, ep.ID)
+				batch = ep.Batch
 			}
 		}
 		if len(targets) == 0 {
 			return nil
 		}
-		_, err = s.record(ctx, e, targets, false)
+		if batch == "" {
+			batch = ident.New("b")
+		}
+		_, err = s.record(ctx, e, targets, batch)
 		return err
 	})
 }
 
-// record stores the event and a delivery per endpoint with its first task.
-func (s *Service) record(ctx context.Context, e Event, endpointIDs []string, manual bool) ([]Delivery, error) {
+// record stores the event and a delivery per endpoint with its first task:
+// the endpoint's batch task of the transaction batch, or with batch empty
+// (a test event) a manual task of the delivery alone.
+func (s *Service) record(ctx context.Context, e Event, endpointIDs []string, batch string) ([]Delivery, error) {
 	data, err := json.Marshal(e.Data)
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: marshal data: %w", e.ID, err)
@@ -398,7 +419,11 @@ func (s *Service) record(ctx context.Context, e Event, endpointIDs []string, man
 			CreatedAt: now, UpdatedAt: now,
 		}
 		deliveries = append(deliveries, d)
-		tasks = append(tasks, deliverTask(d.ID, d.Generation, manual, time.Time{}, s.cfg.Timeout))
+		if batch == "" {
+			tasks = append(tasks, deliverTask(d.ID, d.Generation, true, time.Time{}, s.cfg.Timeout))
+		} else {
+			tasks = append(tasks, batchTask(id, batch, time.Time{}, s.cfg.Timeout))
+		}
 	}
 	if err := s.db.Conn(ctx).Create(&deliveries).Error; err != nil {
 		return nil, fmt.Errorf("publish %s: record deliveries: %w", e.ID, err)
@@ -411,7 +436,10 @@ func (s *Service) record(ctx context.Context, e Event, endpointIDs []string, man
 
 // deliverPayload is a TaskDeliver task's payload.
 type deliverPayload struct {
-	DeliveryID string `json:"deliveryId"`
+	// EndpointID alone (no DeliveryID) makes the task the endpoint's batch
+	// of first attempts.
+	EndpointID string `json:"endpointId,omitempty"`
+	DeliveryID string `json:"deliveryId,omitempty"`
 	Generation int    `json:"generation"`
 	Manual     bool   `json:"manual,omitempty"`
 }
@@ -446,7 +474,7 @@ func (s *Service) SendTest(ctx context.Context, scope account.Scope, endpointID 
 		ev := Event{ID: ident.New("evt"), Type: EventTest, AccountID: scope.AccountID,
 			Environment: string(scope.Environment), OccurredAt: s.now(),
 			Data: map[string]string{"webhookId": e.ID, "message": "This is a test event from Vellum."}}
-		ds, err := s.record(ctx, ev, []string{e.ID}, true)
+		ds, err := s.record(ctx, ev, []string{e.ID}, "")
 		if err != nil {
 			return err
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/vellum-sign/vellum/internal/ident"
 	"github.com/vellum-sign/vellum/internal/listing"
 	"github.com/vellum-sign/vellum/internal/webhook"
 	"github.com/vellum-sign/vellum/pkg/webhookverify"
@@ -282,4 +284,64 @@ func TestPrune_DropsOldLogsKeepsPending(t *testing.T) {
 	if left != 1 {
 		t.Fatal("a pending delivery was pruned")
 	}
+}
+
+func TestPublish_OneTaskPerEndpointAndTransactionDeliversEveryMessageInOrder(t *testing.T) {
+	a, b := newReceiver(t, false, nil), newReceiver(t, false, nil)
+	h := newHarness(t, fastConfig(), nil)
+	ctx := context.Background()
+	epA, epB := h.create(t, a.URL), h.create(t, b.URL)
+	const n = 60
+	var ids []string
+	err := pg.DB.WithTx(ctx, func(ctx context.Context) error {
+		for i := 0; i < n; i++ {
+			e := webhook.Event{ID: ident.New("evt"), Type: webhook.EventEnvelopeSent, AccountID: h.scope.AccountID,
+				Environment: "test", OccurredAt: time.Now().UTC(),
+				Data: map[string]string{"envelopeId": "env_" + strconv.Itoa(i%4), "id": "x"}}
+			ids = append(ids, e.ID)
+			if err := h.svc.Publish(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range []string{epA.ID, epB.ID} {
+		var tasks int64
+		_ = pg.DB.Conn(ctx).Raw("SELECT COUNT(*) FROM outbox_tasks WHERE id LIKE ?", webhook.TaskDeliver+":"+ep+":%").Scan(&tasks).Error
+		if tasks != 1 {
+			t.Fatalf("%d outbox tasks for endpoint %s, want one for the transaction", tasks, ep)
+		}
+	}
+	h.run(t, 4)
+	for _, rc := range []*receiver{a, b} {
+		pos := map[string]int{}
+		for i, id := range ids {
+			pos[id] = i
+		}
+		last := map[string]int{}
+		for i := 0; i < n; i++ {
+			g := rc.wait(t, 20*time.Second)
+			p, ok := pos[g.header.Get("webhook-id")]
+			if !ok {
+				t.Fatalf("unknown or repeated webhook-id %s", g.header.Get("webhook-id"))
+			}
+			delete(pos, g.header.Get("webhook-id"))
+			subj := "env_" + strconv.Itoa(p%4)
+			if prev, seen := last[subj]; seen && prev > p {
+				t.Fatalf("message %d of %s arrived after message %d", p, subj, prev)
+			}
+			last[subj] = p
+		}
+	}
+	eventually(t, 10*time.Second, "all DELIVERED with one attempt each", func() bool {
+		var done int64
+		_ = pg.DB.Conn(ctx).Raw(`SELECT COUNT(*) FROM webhook_deliveries dl WHERE dl.endpoint_id IN (?, ?)
+			AND dl.status = ? AND dl.attempts = 1 AND dl.next_attempt_at IS NULL
+			AND (SELECT COUNT(*) FROM webhook_attempts a WHERE a.delivery_id = dl.id) = 1`,
+			epA.ID, epB.ID, webhook.StatusDelivered).Scan(&done).Error
+		return done == 2*n
+	})
 }

@@ -3,10 +3,12 @@
 // signed (webhook-id, webhook-timestamp, webhook-signature), retried on a
 // fixed backoff schedule, logged attempt by attempt, and replayable.
 //
-// Publish writes one delivery row and one outbox task per matching endpoint
-// in the caller's transaction, so a state change and its webhooks commit
-// together. The Deliverer is the task handler that makes the HTTP attempts,
-// through an SSRF guard that checks the address actually dialled.
+// Publish writes one delivery row per matching endpoint, and one outbox task
+// per endpoint and transaction, in the caller's transaction, so a state
+// change and its webhooks commit together. The Deliverer is the task
+// handler that makes the HTTP attempts, first attempts in per-endpoint
+// batches (batch.go), through an SSRF guard that checks the address
+// actually dialled.
 package webhook
 
 import (
