@@ -13,7 +13,8 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -146,7 +147,14 @@ func build(ctx context.Context, digest, content []byte, signer crypto.Signer, ch
 		unsigned = attribute(OIDAttrTimeStampToken, tok)
 	}
 
-	b := cryptobyte.NewBuilder(nil)
+	// Sized up front so that the nested length prefixes never regrow it.
+	est := 256 + len(attrs) + len(sigAlg) + len(sig) + len(content) + len(unsigned) + len(cert.RawIssuer) + len(cert.SerialNumber.Bytes())
+	for _, c := range chain {
+		if c != nil {
+			est += len(c.Raw)
+		}
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, est))
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
 		b.AddASN1ObjectIdentifier(OIDSignedData)
 		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
@@ -168,16 +176,19 @@ func build(ctx context.Context, digest, content []byte, signer crypto.Signer, ch
 					}
 				})
 				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-					seen := map[[32]byte]bool{}
-					for _, c := range chain {
+					// Duplicates are dropped; chains are short, so comparing
+					// with the earlier entries beats hashing each certificate.
+				next:
+					for i, c := range chain {
 						if c == nil {
 							continue
 						}
-						k := sha256.Sum256(c.Raw)
-						if !seen[k] {
-							seen[k] = true
-							b.AddBytes(c.Raw)
+						for _, p := range chain[:i] {
+							if p != nil && bytes.Equal(p.Raw, c.Raw) {
+								continue next
+							}
 						}
+						b.AddBytes(c.Raw)
 					}
 				})
 				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
@@ -206,17 +217,17 @@ func build(ctx context.Context, digest, content []byte, signer crypto.Signer, ch
 // signedAttributes returns the DER content (without the SET header) of the
 // signed attributes, sorted as DER requires for SET OF.
 func signedAttributes(ct asn1.ObjectIdentifier, digest []byte, cert *x509.Certificate, signingTime time.Time) ([]byte, error) {
-	ctDER, err := asn1.Marshal(ct)
+	// The same DER that encoding/asn1 produces, without its reflection.
+	var ctb, mdb cryptobyte.Builder
+	ctb.AddASN1ObjectIdentifier(ct)
+	ctDER, err := ctb.Bytes()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cms: content type: %w", err)
 	}
-	mdDER, err := asn1.Marshal(digest)
-	if err != nil {
-		return nil, err
-	}
+	mdb.AddASN1OctetString(digest)
 	list := [][]byte{
 		attribute(OIDAttrContentType, ctDER),
-		attribute(OIDAttrMessageDigest, mdDER),
+		attribute(OIDAttrMessageDigest, mdb.BytesOrPanic()),
 		attribute(OIDAttrSigningCertV2, signingCertificateV2(cert)),
 	}
 	if !signingTime.IsZero() {
@@ -232,7 +243,7 @@ func signedAttributes(ct asn1.ObjectIdentifier, digest []byte, cert *x509.Certif
 		}
 		list = append(list, attribute(OIDAttrSigningTime, tDER))
 	}
-	sort.Slice(list, func(i, j int) bool { return bytes.Compare(list[i], list[j]) < 0 })
+	slices.SortFunc(list, bytes.Compare)
 	return bytes.Join(list, nil), nil
 }
 
@@ -249,7 +260,39 @@ func attribute(oid asn1.ObjectIdentifier, value []byte) []byte {
 // signingCertificateV2 encodes the ESS SigningCertificateV2 (RFC 5035) with
 // one ESSCertIDv2 using SHA-256, whose AlgorithmIdentifier is the DEFAULT and
 // therefore omitted.
+//
+// The encoding depends only on the certificate, so it is computed once per
+// certificate and reused (a signing service signs with few certificates).
 func signingCertificateV2(cert *x509.Certificate) []byte {
+	if len(cert.Raw) == 0 { // not parsed from DER: nothing to key on
+		return encodeSigningCertificateV2(cert)
+	}
+	essCache.Lock()
+	der, ok := essCache.m[string(cert.Raw)]
+	essCache.Unlock()
+	if ok {
+		return der
+	}
+	der = encodeSigningCertificateV2(cert)
+	essCache.Lock()
+	if essCache.m == nil || len(essCache.m) >= maxESSCache {
+		essCache.m = make(map[string][]byte)
+	}
+	essCache.m[string(cert.Raw)] = der
+	essCache.Unlock()
+	return der
+}
+
+// essCache maps certificate DER to its SigningCertificateV2 encoding; it is
+// emptied when full so that it stays bounded. Entries are never modified.
+var essCache struct {
+	sync.Mutex
+	m map[string][]byte
+}
+
+const maxESSCache = 256
+
+func encodeSigningCertificateV2(cert *x509.Certificate) []byte {
 	sum := sha256.Sum256(cert.Raw)
 	b := cryptobyte.NewBuilder(nil)
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {

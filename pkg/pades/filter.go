@@ -2,7 +2,7 @@ package pades
 
 import (
 	"bytes"
-	"compress/zlib"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -57,37 +57,87 @@ func decodeStream(d dict, raw []byte) ([]byte, error) {
 	return data, nil
 }
 
-// zlibReaders recycles zlib readers: a new one allocates and clears a 32 KB
+// inflaters recycle flate readers: a new one allocates and clears a 32 KB
 // window and large Huffman tables, which dominated the cost of reading a
-// small file's xref and object streams.
-var zlibReaders sync.Pool
+// small file's xref and object streams. The zlib wrapper (RFC 1950) is read
+// here rather than by compress/zlib: its Adler-32 checksum only matters when
+// nothing decodes (damaged streams keep what decoded, see inflate), so it is
+// verified only then instead of being computed over every byte.
+var inflaters sync.Pool
+
+type inflater struct {
+	src bytes.Reader
+	fr  io.ReadCloser
+}
+
+var (
+	errZlibHeader     = errors.New("zlib: invalid header")
+	errZlibDictionary = errors.New("zlib: invalid dictionary")
+	errZlibChecksum   = errors.New("zlib: invalid checksum")
+)
 
 func inflate(data []byte) ([]byte, error) {
-	var zr io.ReadCloser
-	if pooled, ok := zlibReaders.Get().(io.ReadCloser); ok {
-		if err := pooled.(zlib.Resetter).Reset(bytes.NewReader(data), nil); err != nil {
-			zlibReaders.Put(pooled)
-			return nil, fmt.Errorf("inflate: %w", err)
-		}
-		zr = pooled
-	} else {
-		r, err := zlib.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("inflate: %w", err)
-		}
-		zr = r
+	// The header checks of compress/zlib's reader, in its order.
+	if len(data) < 2 {
+		return nil, fmt.Errorf("inflate: %w", io.ErrUnexpectedEOF)
 	}
-	defer func() {
-		zr.Close()
-		zlibReaders.Put(zr)
-	}()
+	if data[0]&0x0f != 8 || data[0]>>4 > 7 || (uint16(data[0])<<8|uint16(data[1]))%31 != 0 {
+		return nil, fmt.Errorf("inflate: %w", errZlibHeader)
+	}
+	if data[1]&0x20 != 0 {
+		// A preset dictionary, which PDF streams never have.
+		if len(data) < 6 {
+			return nil, fmt.Errorf("inflate: %w", io.ErrUnexpectedEOF)
+		}
+		return nil, fmt.Errorf("inflate: %w", errZlibDictionary)
+	}
 	// Xref and object streams typically compress 3–6×: start there rather
 	// than at io.ReadAll's 512 bytes (capped, so a guess never costs much).
-	buf := bytes.NewBuffer(make([]byte, 0, min(4*len(data)+512, 1<<20)))
-	_, err := buf.ReadFrom(io.LimitReader(zr, maxDecoded+1))
-	out := buf.Bytes()
-	if len(out) > maxDecoded {
-		return nil, errors.New("inflate: stream too large")
+	sizeHint := min(4*len(data)+512, 1<<20)
+	if out, ok := fastInflate(data[2:], sizeHint, maxDecoded); ok && len(out) > 0 {
+		return out, nil
+	}
+	z, _ := inflaters.Get().(*inflater)
+	if z == nil {
+		z = &inflater{}
+		z.src.Reset(data[2:])
+		z.fr = flate.NewReader(&z.src)
+	} else {
+		z.src.Reset(data[2:])
+		z.fr.(flate.Resetter).Reset(&z.src, nil)
+	}
+	defer func() {
+		z.fr.Close()
+		z.src.Reset(nil)
+		inflaters.Put(z)
+	}()
+	out := make([]byte, 0, sizeHint)
+	var err error
+	for {
+		if len(out) == cap(out) {
+			out = append(out, 0)[:len(out)]
+		}
+		var n int
+		n, err = z.fr.Read(out[len(out):min(cap(out), maxDecoded+1)])
+		out = out[:len(out)+n]
+		if len(out) > maxDecoded {
+			return nil, errors.New("inflate: stream too large")
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		err = nil
+		if len(out) == 0 {
+			// The checksum of nothing is 1; flate read exactly up to it.
+			var sum [4]byte
+			if _, e := io.ReadFull(&z.src, sum[:]); e != nil {
+				err = io.ErrUnexpectedEOF
+			} else if sum != [4]byte{0, 0, 0, 1} {
+				err = errZlibChecksum
+			}
+		}
 	}
 	// Truncated or checksum-damaged streams are common in the wild; keep
 	// what decoded, as other readers do.

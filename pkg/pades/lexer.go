@@ -252,8 +252,26 @@ func (p *parser) name() (name, error) {
 	if out != nil {
 		return name(out), nil
 	}
+	if n, ok := commonNames[string(p.buf[start:p.pos])]; ok {
+		return n, nil // no allocation for the names the signer reads most
+	}
 	return name(p.buf[start:p.pos]), nil
 }
+
+// commonNames interns the names of the structures the signer reads: the
+// trailer, cross-reference and object streams, the catalog and page tree.
+var commonNames = func() map[string]name {
+	m := map[string]name{}
+	for _, n := range []name{"Type", "Subtype", "Length", "Filter", "FlateDecode", "DecodeParms", "Predictor", "Columns",
+		"Size", "Root", "Info", "ID", "Prev", "Encrypt", "XRef", "XRefStm", "W", "Index", "ObjStm", "N", "First",
+		"Catalog", "Pages", "Page", "Kids", "Count", "Parent", "Resources", "MediaBox", "CropBox", "Contents",
+		"Annots", "AcroForm", "Fields", "SigFlags", "Perms", "Metadata", "Outlines", "Names", "MarkInfo", "Marked",
+		"Lang", "ViewerPreferences", "PageLayout", "PageMode", "StructTreeRoot", "Font", "XObject", "ExtGState",
+		"ColorSpace", "ProcSet", "PDF", "Text", "ImageB", "ImageC", "Rotate", "Group", "Tabs", "Linearized", "DA", "DR"} {
+		m[string(n)] = n
+	}
+	return m
+}()
 
 func (p *parser) literalString() (pdfstr, error) {
 	p.pos++ // '('

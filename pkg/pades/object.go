@@ -40,9 +40,11 @@ func writeObject(buf *bytes.Buffer, o any) {
 	case int:
 		buf.WriteString(strconv.Itoa(v))
 	case int64:
-		buf.WriteString(strconv.FormatInt(v, 10))
+		var b [20]byte
+		buf.Write(strconv.AppendInt(b[:0], v, 10))
 	case float64:
-		buf.WriteString(formatReal(v))
+		var b [32]byte
+		buf.Write(appendReal(b[:0], v))
 	case name:
 		writeName(buf, v)
 	case pdfstr:
@@ -127,6 +129,25 @@ func formatReal(f float64) string {
 		return "0"
 	}
 	return s
+}
+
+// appendReal appends formatReal(f) to dst.
+func appendReal(dst []byte, f float64) []byte {
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'f', 4, 64)
+	s := dst[start:]
+	if bytes.IndexByte(s, '.') >= 0 {
+		for len(s) > 0 && s[len(s)-1] == '0' {
+			s = s[:len(s)-1]
+		}
+		if len(s) > 0 && s[len(s)-1] == '.' {
+			s = s[:len(s)-1]
+		}
+	}
+	if string(s) == "-0" {
+		s = append(s[:0], '0')
+	}
+	return dst[:start+len(s)]
 }
 
 func trimZeros(s string) string {

@@ -3,6 +3,7 @@ package pades
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // catalog returns the document catalog (trailer /Root).
@@ -33,12 +34,13 @@ func (d *document) page(n int) (ref, dict, error) {
 		return ref{}, nil, fmt.Errorf("page %d out of range", n)
 	}
 	remaining := n - 1
-	visited := map[int]bool{}
+	var vb [8]int // the path walked: at most 64 nodes, usually a few
+	visited := vb[:0]
 	for depth := 0; depth < 64; depth++ {
-		if visited[node.num] {
+		if slices.Contains(visited, node.num) {
 			return ref{}, nil, errors.New("page tree has a cycle")
 		}
-		visited[node.num] = true
+		visited = append(visited, node.num)
 		nd, err := d.resolveDict(node)
 		if err != nil {
 			return ref{}, nil, fmt.Errorf("page tree node %v: %w", node, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // document is a lazy view of a PDF: the merged cross-reference data of all
@@ -32,6 +33,8 @@ type document struct {
 	// in place — the writer clones before changing — so they can be shared.
 	cache   map[int]any
 	scratch []byte // parse window reused across reads
+	// layouts are the revisions' buffers, recycled by release.
+	layouts [][]byte
 	// tail is a copy of the original file's bytes from tailOff to its end:
 	// reads inside it (the newest xref section, typically) need no I/O.
 	tail    []byte
@@ -66,6 +69,35 @@ const (
 	maxCached     = 64        // parsed objects kept per document
 	tailWindow    = 4096      // bytes kept from the end of the file
 )
+
+// windowBufs recycles tailWindow-sized buffers (the file's tail and the
+// first parse window) and layoutBufs revision buffers across documents.
+var (
+	windowBufs = sync.Pool{New: func() any { b := make([]byte, tailWindow); return &b }}
+	layoutBufs sync.Pool
+)
+
+// release recycles the document's buffers. The document must not be used
+// afterwards, and nothing may hold on to them: parsed objects never alias
+// the parse windows or the tail (readInto copies out of it), and revision
+// buffers have only been written out (an io.Writer does not retain them).
+func (d *document) release() {
+	if cap(d.tail) == tailWindow {
+		b := d.tail[:0]
+		windowBufs.Put(&b)
+	}
+	if cap(d.scratch) == tailWindow {
+		b := d.scratch[:0]
+		windowBufs.Put(&b)
+	}
+	for _, l := range d.layouts {
+		if cap(l) <= 1<<20 {
+			b := l[:0]
+			layoutBufs.Put(&b)
+		}
+	}
+	*d = document{}
+}
 
 // readAt reads up to n bytes at off, fewer at the end of the file.
 func (d *document) readAt(off int64, n int) ([]byte, bool, error) {
@@ -392,7 +424,12 @@ func (p *parser) plainInt() (int64, bool) {
 // usually hold the newest cross-reference section too.
 func findStartxref(r io.ReaderAt, size int64) (int64, []byte, error) {
 	n := min(int64(tailWindow), size)
-	buf := make([]byte, n)
+	var buf []byte
+	if n == tailWindow {
+		buf = (*windowBufs.Get().(*[]byte))[:n]
+	} else {
+		buf = make([]byte, n)
+	}
 	m, err := r.ReadAt(buf, size-n)
 	if err != nil && err != io.EOF {
 		return 0, nil, fmt.Errorf("read trailer: %w", err)

@@ -97,7 +97,6 @@ func (d *document) needsNewline() bool {
 func (rv *revision) layout() (*layout, error) {
 	d := rv.d
 	base := d.size
-	var buf bytes.Buffer
 	est := 512 + 40*len(rv.objs) // headers, xref section, trailer
 	for _, p := range rv.objs {
 		est += len(p.body) + 256
@@ -105,7 +104,13 @@ func (rv *revision) layout() (*layout, error) {
 			est += 1024 + byteRangeWidth + 2*p.sig.contentsLen
 		}
 	}
-	buf.Grow(est)
+	var mem []byte
+	if bp, ok := layoutBufs.Get().(*[]byte); ok && cap(*bp) >= est {
+		mem = (*bp)[:0]
+	} else {
+		mem = make([]byte, 0, est)
+	}
+	buf := bytes.NewBuffer(mem)
 	if d.needsNewline() {
 		buf.WriteByte('\n')
 	}
@@ -123,14 +128,14 @@ func (rv *revision) layout() (*layout, error) {
 		p := rv.objs[n]
 		l.offsets[n] = base + int64(buf.Len())
 		l.gens[n] = p.r.gen
-		writeObjHeader(&buf, p.r.num, p.r.gen)
+		writeObjHeader(buf, p.r.num, p.r.gen)
 		l.bodyStart[n] = base + int64(buf.Len())
 		if p.sig != nil {
-			l.sigBR, l.sigCT = p.sig.writeBody(&buf)
+			l.sigBR, l.sigCT = p.sig.writeBody(buf)
 		} else if p.body != nil {
 			buf.Write(p.body)
 		} else {
-			writeObject(&buf, p.obj)
+			writeObject(buf, p.obj)
 		}
 		buf.WriteString("\nendobj\n")
 	}
@@ -166,8 +171,8 @@ func (rv *revision) layout() (*layout, error) {
 			}
 		}
 		trailer["Length"] = int64(len(data))
-		writeObjHeader(&buf, xrefRef.num, 0)
-		writeObject(&buf, trailer)
+		writeObjHeader(buf, xrefRef.num, 0)
+		writeObject(buf, trailer)
 		buf.WriteString("\nstream\n")
 		buf.Write(data)
 		buf.WriteString("\nendstream\nendobj\n")
@@ -181,16 +186,17 @@ func (rv *revision) layout() (*layout, error) {
 			h = strconv.AppendInt(h, int64(len(run)), 10)
 			buf.Write(append(h, '\n'))
 			for _, n := range run {
-				writeTableEntry(&buf, l.offsets[n], l.gens[n])
+				writeTableEntry(buf, l.offsets[n], l.gens[n])
 			}
 		}
 		buf.WriteString("trailer\n")
-		writeObject(&buf, trailer)
+		writeObject(buf, trailer)
 		buf.WriteString("\n")
 	}
 	buf.WriteString("startxref\n" + strconv.FormatInt(l.xrefOff, 10) + "\n%%EOF\n")
 	l.data = buf.Bytes()
 	l.trailer = trailer
+	d.layouts = append(d.layouts, l.data)
 	return l, nil
 }
 

@@ -153,6 +153,7 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opts O
 	if err != nil {
 		return codeErr(CodeUnknownError, err, "cannot read PDF")
 	}
+	defer d.release()
 	if err := checkSignable(d); err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ func openDocument(r io.ReaderAt, size int64) (*document, error) {
 		return nil, err
 	}
 	d.tail, d.tailOff = tail, size-int64(len(tail))
+	d.scratch = (*windowBufs.Get().(*[]byte))[:0]
 	d.startxref = off
 	seen := map[int64]bool{}
 	for i := 0; ; i++ {
