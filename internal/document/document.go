@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/validation"
 )
 
 // Errors. The HTTP layer maps each to a status in one place.
@@ -24,7 +25,7 @@ var (
 	// ErrVersionMismatch means an If-Match precondition failed.
 	ErrVersionMismatch = errors.New("document has changed")
 	// ErrInvalid wraps field validation failures (see FieldErrors).
-	ErrInvalid = errors.New("invalid document fields")
+	ErrInvalid = validation.ErrInvalid
 )
 
 // Metadata limits (as Signicat).
@@ -76,24 +77,10 @@ type Patch struct {
 }
 
 // FieldError names one invalid field and why.
-type FieldError struct {
-	Field  string
-	Reason string
-}
+type FieldError = validation.FieldError
 
 // FieldErrors lists every invalid field of a request at once.
-type FieldErrors []FieldError
-
-func (f FieldErrors) Error() string {
-	s := "invalid fields:"
-	for _, e := range f {
-		s += " " + e.Field + " (" + e.Reason + ")"
-	}
-	return s
-}
-
-// Unwrap makes FieldErrors match ErrInvalid.
-func (f FieldErrors) Unwrap() error { return ErrInvalid }
+type FieldErrors = validation.Errors
 
 // UsageChecker says whether a document is used by an envelope that is not in
 // a final state. The envelope package implements it; until then nothing

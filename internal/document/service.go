@@ -135,7 +135,7 @@ func CheckPatch(p Patch) error {
 	var errs FieldErrors
 	if p.Filename != nil {
 		if CleanFilename(*p.Filename) == "" {
-			errs = append(errs, FieldError{"filename", "must not be empty"})
+			errs = append(errs, FieldError{Field: "filename", Reason: "must not be empty"})
 		} else {
 			errs = checkText(errs, "filename", CleanFilename(*p.Filename), MaxFilenameLen, true)
 		}
@@ -155,13 +155,13 @@ func CheckPatch(p Patch) error {
 func checkText(errs FieldErrors, field, v string, max int, singleLine bool) FieldErrors {
 	switch {
 	case !utf8.ValidString(v):
-		return append(errs, FieldError{field, "must be valid UTF-8"})
+		return append(errs, FieldError{Field: field, Reason: "must be valid UTF-8"})
 	case utf8.RuneCountInString(v) > max:
-		return append(errs, FieldError{field, fmt.Sprintf("must be at most %d characters", max)})
+		return append(errs, FieldError{Field: field, Reason: fmt.Sprintf("must be at most %d characters", max)})
 	}
 	for _, c := range v {
 		if c == 0 || (singleLine && unicode.IsControl(c)) {
-			return append(errs, FieldError{field, "must not contain control characters"})
+			return append(errs, FieldError{Field: field, Reason: "must not contain control characters"})
 		}
 	}
 	return errs

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/validation"
 )
 
 // Status is an envelope's state.
@@ -123,7 +124,7 @@ const (
 var (
 	ErrNotFound = errors.New("envelope not found")
 	// ErrInvalid wraps validation failures (see ValidationError).
-	ErrInvalid = errors.New("invalid envelope")
+	ErrInvalid = validation.ErrInvalid
 	// ErrState is an illegal transition; see StateError for the state.
 	ErrState = errors.New("illegal envelope transition")
 	// ErrVersionMismatch means an If-Match precondition failed.
@@ -174,24 +175,10 @@ func (e *StateError) Unwrap() error { return ErrState }
 func stateErr(op string, current Status) error { return &StateError{Op: op, Current: current} }
 
 // FieldError names one invalid input and why.
-type FieldError struct {
-	Field  string
-	Reason string
-}
+type FieldError = validation.FieldError
 
 // ValidationError lists every invalid input of a request at once.
-type ValidationError []FieldError
-
-func (v ValidationError) Error() string {
-	s := "invalid envelope:"
-	for _, e := range v {
-		s += " " + e.Field + " (" + e.Reason + ")"
-	}
-	return s
-}
-
-// Unwrap makes ValidationError match ErrInvalid.
-func (v ValidationError) Unwrap() error { return ErrInvalid }
+type ValidationError = validation.Errors
 
 // Redirects are where the signing page sends the signer afterwards.
 type Redirects struct {

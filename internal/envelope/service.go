@@ -580,13 +580,13 @@ func (s *Service) Send(ctx context.Context, scope account.Scope, actor Actor, id
 		now := s.now()
 		var verrs ValidationError
 		if env.ExpiresAt != nil && !env.ExpiresAt.After(now) {
-			verrs = append(verrs, FieldError{"expiresAt", "has passed; PATCH a later expiresAt before sending"})
+			verrs = append(verrs, FieldError{Field: "expiresAt", Reason: "has passed; PATCH a later expiresAt before sending"})
 		}
 		for _, d := range env.Documents {
 			if info, err := s.lookupDocument(ctx, scope, d.DocumentID); err != nil {
 				return err
 			} else if !info.found {
-				verrs = append(verrs, FieldError{"documentIds", "document " + d.DocumentID + " no longer exists"})
+				verrs = append(verrs, FieldError{Field: "documentIds", Reason: "document " + d.DocumentID + " no longer exists"})
 			}
 		}
 		if len(verrs) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/validation"
 )
 
 func init() {
@@ -363,9 +364,9 @@ func noneMatch(h, etag string) bool {
 	return false
 }
 
-// fieldParams converts domain field errors to invalidParams.
+// fieldParams converts any domain's field errors to invalidParams.
 func fieldParams(err error) []InvalidParam {
-	var fe document.FieldErrors
+	var fe validation.Errors
 	if !errors.As(err, &fe) {
 		return nil
 	}

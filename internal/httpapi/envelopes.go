@@ -150,12 +150,7 @@ func envelopeETag(v int) string { return `"v` + strconv.Itoa(v) + `"` }
 // validation errors list every bad field; illegal transitions are a 409
 // carrying the envelope's current state.
 func envelopeError(c echo.Context, err error) error {
-	var ve envelope.ValidationError
-	if errors.As(err, &ve) {
-		params := make([]InvalidParam, 0, len(ve))
-		for _, e := range ve {
-			params = append(params, InvalidParam{Name: e.Field, Reason: e.Reason})
-		}
+	if params := fieldParams(err); len(params) > 0 {
 		return NewValidationProblem(params)
 	}
 	var se *envelope.StateError

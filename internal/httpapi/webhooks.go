@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -306,15 +305,13 @@ func (h *webhookHandlers) sendTest(c echo.Context) error {
 // unknown (the request is well-formed but names something that does not
 // exist), 400 otherwise; anything else passes through.
 func webhookFieldProblem(err error) error {
-	var fe webhook.FieldErrors
-	if !errors.As(err, &fe) {
+	params := fieldParams(err)
+	if len(params) == 0 {
 		return err
 	}
-	params := make([]InvalidParam, 0, len(fe))
 	unknownEvent := false
-	for _, e := range fe {
-		params = append(params, InvalidParam{Name: e.Field, Reason: e.Reason})
-		unknownEvent = unknownEvent || strings.HasPrefix(e.Field, "events[")
+	for _, p := range params {
+		unknownEvent = unknownEvent || strings.HasPrefix(p.Name, "events[")
 	}
 	p := NewValidationProblem(params)
 	if unknownEvent {

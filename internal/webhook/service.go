@@ -81,8 +81,7 @@ func normalizeEvents(in []string) ([]string, FieldErrors) {
 		case t == AllEvents:
 			return []string{AllEvents}, nil
 		case !KnownEventType(t):
-			errs = append(errs, FieldError{fmt.Sprintf("events[%d]", i),
-				fmt.Sprintf("unknown event type %q; known: %s, or * for all", t, strings.Join(EventTypes, ", "))})
+			errs = append(errs, FieldError{Field: fmt.Sprintf("events[%d]", i), Reason: fmt.Sprintf("unknown event type %q; known: %s, or * for all", t, strings.Join(EventTypes, ", "))})
 		default:
 			dup := false
 			for _, o := range out {
@@ -108,12 +107,12 @@ func (s *Service) checkInput(url string, events []string, description string) (s
 	var errs FieldErrors
 	u, err := s.urlPolicy().ValidateURL(url)
 	if err != nil {
-		errs = append(errs, FieldError{"url", err.Error()})
+		errs = append(errs, FieldError{Field: "url", Reason: err.Error()})
 	}
 	ev, evErrs := normalizeEvents(events)
 	errs = append(errs, evErrs...)
 	if utf8.RuneCountInString(description) > MaxDescriptionLen || !utf8.ValidString(description) {
-		errs = append(errs, FieldError{"description", fmt.Sprintf("must be valid text of at most %d characters", MaxDescriptionLen)})
+		errs = append(errs, FieldError{Field: "description", Reason: fmt.Sprintf("must be valid text of at most %d characters", MaxDescriptionLen)})
 	}
 	return u, ev, errs
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/validation"
 )
 
 // Event is something that happened, fanned out to every matching endpoint.
@@ -66,7 +67,7 @@ func KnownEventType(t string) bool { return slices.Contains(EventTypes, t) }
 var (
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid wraps field validation failures (see FieldErrors).
-	ErrInvalid = errors.New("invalid webhook fields")
+	ErrInvalid = validation.ErrInvalid
 	// ErrVersionMismatch means an If-Match precondition failed.
 	ErrVersionMismatch = errors.New("webhook endpoint has changed")
 	// ErrEndpointDisabled refuses test events and retries to a disabled
@@ -77,24 +78,10 @@ var (
 )
 
 // FieldError names one invalid field and why.
-type FieldError struct {
-	Field  string
-	Reason string
-}
+type FieldError = validation.FieldError
 
 // FieldErrors lists every invalid field of a request at once.
-type FieldErrors []FieldError
-
-func (f FieldErrors) Error() string {
-	s := "invalid fields:"
-	for _, e := range f {
-		s += " " + e.Field + " (" + e.Reason + ")"
-	}
-	return s
-}
-
-// Unwrap makes FieldErrors match ErrInvalid.
-func (f FieldErrors) Unwrap() error { return ErrInvalid }
+type FieldErrors = validation.Errors
 
 // Endpoint is a registered receiver.
 type Endpoint struct {
