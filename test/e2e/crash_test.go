@@ -45,15 +45,6 @@ func TestDev_KillNineWhileSigningThenRestart_ExactlyOneSignaturePerSigner(t *tes
 			"consent": true, "signature": map[string]any{"type": "typed", "text": "Crash Signer"},
 		}, http.StatusOK, nil)
 	}
-	// Signing tokens are credentials: request logs show the route, not them.
-	for _, tok := range tokens {
-		if resp, _ := get(t, c.base+"/s/"+tok, ""); resp.StatusCode != http.StatusOK {
-			t.Errorf("signing page after signing: %d", resp.StatusCode)
-		}
-		if strings.Contains(dev.Stderr(), tok) {
-			t.Errorf("the log contains signing token %s…", tok[:6])
-		}
-	}
 	if err := dev.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +68,15 @@ func TestDev_KillNineWhileSigningThenRestart_ExactlyOneSignaturePerSigner(t *tes
 
 	dev2 := start(t, nil, "dev", "--addr", addr, "--data-dir", dir)
 	dev2.waitLine("API key:", 90*time.Second)
+	// Signing tokens are credentials: request logs show the route, not them.
+	for _, tok := range tokens {
+		if resp, _ := get(t, c.base+"/s/"+tok, ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("signing page after signing: %d", resp.StatusCode)
+		}
+		if strings.Contains(dev.Stderr(), tok) || strings.Contains(dev2.Stderr(), tok) {
+			t.Errorf("the log contains signing token %s…", tok[:6])
+		}
+	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for _, id := range ids {
 		for c.envelope(id).Status != "COMPLETED" {
