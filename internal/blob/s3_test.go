@@ -42,16 +42,10 @@ func s3Config(t *testing.T) blob.S3Config {
 	if s3Err != nil {
 		t.Fatalf("S3 server for tests: %v", s3Err)
 	}
-	return blob.S3Config{
-		Endpoint:        s3Server.Endpoint,
-		Region:          s3Server.Region,
-		Bucket:          s3Server.Bucket,
-		AccessKeyID:     s3Server.AccessKeyID,
-		SecretAccessKey: s3Server.SecretAccessKey,
-		UsePathStyle:    true,
-		Prefix:          fmt.Sprintf("t%d/", s3Seq.Add(1)),
-		PartSize:        5 << 20, // S3's minimum, so 20 MB spans four parts
-	}
+	cfg := s3Server.BlobConfig()
+	cfg.Prefix = fmt.Sprintf("t%d/", s3Seq.Add(1))
+	cfg.PartSize = 5 << 20 // S3's minimum, so 20 MB spans four parts
+	return cfg
 }
 
 func newS3Store(t *testing.T, cfg blob.S3Config) *blob.S3Store {

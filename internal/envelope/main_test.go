@@ -63,21 +63,17 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	var err error
-	if h.pg, err = testenv.StartPostgres(ctx, "envelope"); err != nil {
+	svc, err := testenv.StartServices(ctx, "envelope")
+	if err != nil {
 		return fail(err)
 	}
-	defer h.pg.Close()
-	if h.redis, err = testenv.StartRedis(ctx); err != nil {
-		return fail(err)
-	}
-	defer h.redis.Close()
+	defer svc.Close()
+	h.pg, h.redis = svc.PG, svc.Redis
 	if h.s3, err = testenv.StartS3(ctx); err != nil {
 		return fail(err)
 	}
 	defer h.s3.Close()
-	if h.blobs, err = blob.NewS3Store(ctx, blob.S3Config{Endpoint: h.s3.Endpoint, Region: h.s3.Region, Bucket: h.s3.Bucket,
-		AccessKeyID: h.s3.AccessKeyID, SecretAccessKey: h.s3.SecretAccessKey, UsePathStyle: true}); err != nil {
+	if h.blobs, err = blob.NewS3Store(ctx, h.s3.BlobConfig()); err != nil {
 		return fail(err)
 	}
 	if h.smtp, err = mailtest.Start(); err != nil {

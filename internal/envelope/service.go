@@ -124,33 +124,27 @@ func (s *Service) Get(ctx context.Context, scope account.Scope, id string) (*Env
 }
 
 func (s *Service) get(ctx context.Context, scope account.Scope, id string, forUpdate bool) (*Envelope, error) {
-	var env Envelope
 	q := s.scoped(ctx, scope).Where("id = ?", id)
 	if forUpdate {
 		q = s.DB.ForUpdate(q, false)
 	}
-	if err := q.Take(&env).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, fmt.Errorf("envelope %s: %w", id, ErrNotFound)
-		}
-		return nil, fmt.Errorf("get envelope %s: %w", id, err)
-	}
-	if err := s.load(ctx, &env); err != nil {
-		return nil, err
-	}
-	return &env, nil
+	return s.take(ctx, q, id)
 }
 
 // lockByID locks an envelope by id alone, for tasks and signer calls that
 // reach it through a task payload or a token rather than an API key.
 func (s *Service) lockByID(ctx context.Context, id string) (*Envelope, error) {
+	return s.take(ctx, s.DB.ForUpdate(s.DB.Conn(ctx).Model(&Envelope{}).Where("id = ?", id), false), id)
+}
+
+// take runs q for envelope id and loads its parts.
+func (s *Service) take(ctx context.Context, q *gorm.DB, id string) (*Envelope, error) {
 	var env Envelope
-	q := s.DB.Conn(ctx).Model(&Envelope{}).Where("id = ?", id)
-	if err := s.DB.ForUpdate(q, false).Take(&env).Error; err != nil {
+	if err := q.Take(&env).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, fmt.Errorf("envelope %s: %w", id, ErrNotFound)
 		}
-		return nil, fmt.Errorf("lock envelope %s: %w", id, err)
+		return nil, fmt.Errorf("get envelope %s: %w", id, err)
 	}
 	if err := s.load(ctx, &env); err != nil {
 		return nil, err

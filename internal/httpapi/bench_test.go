@@ -76,13 +76,10 @@ func BenchmarkUploadDocument_S3_50MB(b *testing.B) {
 	ctx := context.Background()
 	srv, err := testenv.StartS3(ctx)
 	if err != nil {
-		b.Skip("no S3 server:", err)
+		b.Fatal("S3 server for the benchmark:", err)
 	}
 	defer srv.Close()
-	store, err := blob.NewS3Store(ctx, blob.S3Config{
-		Endpoint: srv.Endpoint, Region: srv.Region, Bucket: srv.Bucket,
-		AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey, UsePathStyle: true,
-	})
+	store, err := blob.NewS3Store(ctx, srv.BlobConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,17 +49,13 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var err error
-	if env.pg, err = testenv.StartPostgres(ctx, "httpapi"); err != nil {
+	svc, err := testenv.StartServices(ctx, "httpapi")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer env.pg.Close()
-	if env.redis, err = testenv.StartRedis(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer env.redis.Close()
+	defer svc.Close()
+	env.pg, env.redis = svc.PG, svc.Redis
 	env.accounts = account.NewService(env.pg.DB)
 	if env.blobDir, err = os.MkdirTemp("", "vellum-httpapi-blobs-*"); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -27,20 +27,14 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(crashChildEnv); path != "" {
 		runCrashChild(path)
 	}
-	ctx := context.Background()
-	var err error
-	if pg, err = testenv.StartPostgres(ctx, "jobs"); err != nil {
+	svc, err := testenv.StartServices(context.Background(), "jobs")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if rdb, err = testenv.StartRedis(ctx); err != nil {
-		pg.Close()
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	pg, rdb = svc.PG, svc.Redis
 	code := m.Run()
-	rdb.Close()
-	pg.Close()
+	svc.Close()
 	os.Exit(code)
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/vellum-sign/vellum/internal/blob"
 )
 
 // EnvS3Binary names a versitygw binary to use instead of bin/versitygw.
@@ -65,6 +67,24 @@ func StartS3(ctx context.Context) (*S3Server, error) {
 		return nil, err
 	}
 	return srv, nil
+}
+
+// BlobConfig is the blob.S3Config that reaches this server's bucket.
+func (s *S3Server) BlobConfig() blob.S3Config {
+	return blob.S3Config{
+		Endpoint: s.Endpoint, Region: s.Region, Bucket: s.Bucket,
+		AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, UsePathStyle: true,
+	}
+}
+
+// Env is the VELLUM_S3_* configuration that points a vellum process at
+// this server's bucket.
+func (s *S3Server) Env() []string {
+	return []string{
+		"VELLUM_BLOB_BACKEND=s3", "VELLUM_S3_ENDPOINT=" + s.Endpoint, "VELLUM_S3_BUCKET=" + s.Bucket,
+		"VELLUM_S3_REGION=" + s.Region, "VELLUM_S3_ACCESS_KEY_ID=" + s.AccessKeyID,
+		"VELLUM_S3_SECRET_ACCESS_KEY=" + s.SecretAccessKey, "VELLUM_S3_PATH_STYLE=true",
+	}
 }
 
 // Close stops the server's process group and deletes its data directory.

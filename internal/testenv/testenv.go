@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -36,4 +37,31 @@ func uniqueName(label string) string {
 		label = label[:30]
 	}
 	return "vellum_test_" + label + "_" + hex.EncodeToString(b)
+}
+
+// Services is one test package's PostgreSQL database and Redis database.
+type Services struct {
+	PG    *Postgres
+	Redis *Redis
+}
+
+// StartServices starts the package's PostgreSQL database (named after
+// label) and reserves its Redis database; Close releases both.
+func StartServices(ctx context.Context, label string) (*Services, error) {
+	pg, err := StartPostgres(ctx, label)
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := StartRedis(ctx)
+	if err != nil {
+		pg.Close()
+		return nil, err
+	}
+	return &Services{PG: pg, Redis: rdb}, nil
+}
+
+// Close releases the Redis database and drops the PostgreSQL database.
+func (s *Services) Close() {
+	s.Redis.Close()
+	s.PG.Close()
 }

@@ -68,11 +68,9 @@ func run(bin string, workers int, cmdArgs []string) error {
 		return err
 	}
 	base := "http://" + addr
-	env := append(os.Environ(),
+	env := append(append(os.Environ(), s3.Env()...),
 		"VELLUM_DATABASE_URL="+pg.URL, "VELLUM_REDIS_URL="+rdb.URL,
-		"VELLUM_S3_ENDPOINT="+s3.Endpoint, "VELLUM_S3_BUCKET="+s3.Bucket, "VELLUM_S3_REGION="+s3.Region,
-		"VELLUM_S3_ACCESS_KEY_ID="+s3.AccessKeyID, "VELLUM_S3_SECRET_ACCESS_KEY="+s3.SecretAccessKey,
-		"VELLUM_S3_PATH_STYLE=true", "VELLUM_PUBLIC_URL="+base, "VELLUM_PKI_DIR="+filepath.Join(tmp, "pki"),
+		"VELLUM_PUBLIC_URL="+base, "VELLUM_PKI_DIR="+filepath.Join(tmp, "pki"),
 		"VELLUM_TSA_BUILTIN=true", "VELLUM_LOG_LEVEL=warn", "VELLUM_WEBHOOK_ALLOW_PRIVATE=true", "VELLUM_WEBHOOK_ALLOW_HTTP=true",
 		fmt.Sprintf("VELLUM_WORKER_CONCURRENCY=%d", workers),
 		// Benchmarks drive far more than an integrator's 100/min.

@@ -93,16 +93,7 @@ func TestServe_StopsOnMissingConfigurationNamingTheVariable(t *testing.T) {
 
 func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
 	ctx := context.Background()
-	pg, err := testenv.StartEmptyPostgres(ctx, "e2e_schema")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	rdb, err := testenv.StartRedis(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	pg, rdb := emptyDatabases(t, "e2e_schema")
 	env := []string{"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL,
 		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://localhost")}
 
@@ -134,28 +125,15 @@ func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
 
 func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 	ctx := context.Background()
-	pg, err := testenv.StartEmptyPostgres(ctx, "e2e_serve")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	rdb, err := testenv.StartRedis(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	pg, rdb := emptyDatabases(t, "e2e_serve")
 	s3, err := testenv.StartS3(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s3.Close()
 	const opsToken = "ops-token-0123456789abcdef"
-	env := []string{
-		"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL,
-		"VELLUM_S3_ENDPOINT=" + s3.Endpoint, "VELLUM_S3_BUCKET=" + s3.Bucket, "VELLUM_S3_REGION=" + s3.Region,
-		"VELLUM_S3_ACCESS_KEY_ID=" + s3.AccessKeyID, "VELLUM_S3_SECRET_ACCESS_KEY=" + s3.SecretAccessKey,
-		"VELLUM_S3_PATH_STYLE=true", "VELLUM_OPS_TOKEN=" + opsToken, "VELLUM_SHUTDOWN_TIMEOUT=10s",
-	}
+	env := append(s3.Env(), "VELLUM_DATABASE_URL="+pg.URL, "VELLUM_REDIS_URL="+rdb.URL,
+		"VELLUM_OPS_TOKEN="+opsToken, "VELLUM_SHUTDOWN_TIMEOUT=10s")
 	apiAddr, workerAddr := freeAddr(t), freeAddr(t)
 	env = append(env, "VELLUM_PKI_DIR="+initPKI(t, "http://"+apiAddr), "VELLUM_PUBLIC_URL=http://"+apiAddr)
 	if err := start(t, env, "migrate").wait(60 * time.Second); err != nil {
@@ -251,4 +229,21 @@ func initPKI(t *testing.T, publicURL string) string {
 		t.Fatalf("pki init: %v\n%s", err, p.Stderr())
 	}
 	return dir
+}
+
+// emptyDatabases gives a test an unmigrated PostgreSQL database and a Redis
+// database of its own, released when it ends.
+func emptyDatabases(t *testing.T, label string) (*testenv.Postgres, *testenv.Redis) {
+	t.Helper()
+	pg, err := testenv.StartEmptyPostgres(context.Background(), label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	rdb, err := testenv.StartRedis(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rdb.Close)
+	return pg, rdb
 }
