@@ -1,8 +1,11 @@
 package pki
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -58,14 +61,30 @@ func (p *PKI) serveOCSPGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *PKI) answerOCSP(w http.ResponseWriter, r *http.Request, req []byte) {
-	resp, err := p.OCSP(r.Context(), req)
+	a, err := p.answer(r.Context(), req)
 	if err != nil {
 		http.Error(w, "OCSP responder error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/ocsp-response")
-	w.Header().Set("Cache-Control", "max-age=300, public, no-transform, must-revalidate")
-	w.Write(resp)
+	if a.nextUpdate.IsZero() {
+		w.Header().Set("Cache-Control", "no-store") // error responses
+	} else {
+		// RFC 5019 §6.2: HTTP caches may keep the response as long as the
+		// responder itself would serve it again, never past nextUpdate.
+		until := a.producedAt.Add(ocspRefresh)
+		if a.nextUpdate.Before(until) {
+			until = a.nextUpdate
+		}
+		age := max(0, int(until.Sub(p.now()).Seconds()))
+		sum := sha256.Sum256(a.der)
+		h := w.Header()
+		h.Set("Cache-Control", fmt.Sprintf("max-age=%d, public, no-transform, must-revalidate", age))
+		h.Set("Last-Modified", a.producedAt.UTC().Format(http.TimeFormat))
+		h.Set("Expires", a.nextUpdate.UTC().Format(http.TimeFormat))
+		h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	}
+	w.Write(a.der)
 }
 
 func (p *PKI) serveCRL(w http.ResponseWriter, r *http.Request) {

@@ -78,6 +78,9 @@ type PKI struct {
 
 	crlMu sync.Mutex
 	crls  map[string]cachedCRL // by issuer: "issuing" or "root"
+
+	ocspMu    sync.Mutex
+	ocspCache map[string]ocspAnswer // by responder, CertID hash and serial
 }
 
 // Option configures a PKI.
@@ -107,7 +110,7 @@ func New(ctx context.Context, m Material, baseURL string, opts ...Option) (*PKI,
 	p := &PKI{
 		m: m, urls: urls, store: NewMemoryStore(), now: time.Now,
 		signerValidity: DefaultSignerValidity, crlValidity: 24 * time.Hour,
-		crls: map[string]cachedCRL{},
+		crls: map[string]cachedCRL{}, ocspCache: map[string]ocspAnswer{},
 	}
 	for _, o := range opts {
 		o(p)
@@ -178,8 +181,12 @@ func (p *PKI) Revoke(ctx context.Context, serial *big.Int, reason int) error {
 	if err := p.store.Revoke(ctx, serial, reason, p.now()); err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
+	// Publish the revocation at the next fetch.
 	p.crlMu.Lock()
-	delete(p.crls, "issuing") // publish the revocation at the next fetch
+	delete(p.crls, "issuing")
 	p.crlMu.Unlock()
+	p.ocspMu.Lock()
+	clear(p.ocspCache)
+	p.ocspMu.Unlock()
 	return nil
 }

@@ -31,12 +31,12 @@ type fixture struct {
 	dir string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...pki.Option) *fixture {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	dir := t.TempDir()
-	p, err := pki.LoadOrCreate(context.Background(), filepath.Join(dir, "pki"), base)
+	p, err := pki.LoadOrCreate(context.Background(), filepath.Join(dir, "pki"), base, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
