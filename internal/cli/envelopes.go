@@ -41,7 +41,7 @@ func (a *app) buildEnvelopes(ctx context.Context) error {
 	deps := envelope.Deps{
 		DB: a.db, Outbox: a.outbox, Blobs: a.blob, Documents: a.docs, Accounts: a.accounts,
 		EventLog: audit.NewLog(a.db), Mailer: a.mailer, PKI: a.pki,
-		Revocation: envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root()),
+		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root())),
 		PublicURL:  a.cfg.PublicURL, TokenKey: key, Log: a.log.With("component", "envelopes"),
 	}
 	if a.webhooks != nil {

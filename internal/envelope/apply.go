@@ -155,12 +155,27 @@ func (s *Service) read(ctx context.Context, id string) (*Envelope, error) {
 	return &env, nil
 }
 
-// signDocuments signs each document's current revision for r.
+// signDocuments signs each document's current revision for r at PAdES
+// B-LT: the CMS carries a signature time-stamp from the configured TSA, and
+// a DSS revision right after it holds the certificates and OCSP responses
+// of the signer's and the TSA's chains, captured now, while the short-lived
+// signer certificate is valid. Finalize covers it all with a document
+// timestamp (B-LTA), so the signature stays verifiable however long after
+// its certificate expired the envelope completes.
 func (s *Service) signDocuments(ctx context.Context, env *Envelope, r *Recipient, cred *credential) ([]revisionFile, error) {
+	if s.Timestamper == nil {
+		return nil, errors.New("envelope: no time-stamping authority configured for signature time-stamps")
+	}
+	level := pades.LevelBLT
+	if s.Revocation == nil {
+		level = pades.LevelBT
+	}
+	revocation := sameRevocation(s.Revocation)
 	var revs []revisionFile
 	for i, d := range env.Documents {
 		opts := pades.Options{
-			Signer: cred.key, Certificates: cred.chain, Level: pades.LevelBB,
+			Signer: cred.key, Certificates: cred.chain, Level: level,
+			Timestamper: s.Timestamper, Revocation: revocation,
 			Name: r.Name, Reason: signReason(r), Location: "Vellum", ContactInfo: r.Email,
 			FieldName: fmt.Sprintf("Signature-%s-%d", r.ID, i+1),
 			Time:      *r.SignedAt,
@@ -183,6 +198,32 @@ func (s *Service) signDocuments(ctx context.Context, env *Envelope, r *Recipient
 		revs = append(revs, rv)
 	}
 	return revs, nil
+}
+
+// sameRevocation fetches validation data once per set of certificates:
+// every document of one signer needs the same, and embedding the same
+// responses keeps the documents alike.
+func sameRevocation(f pades.RevocationFunc) pades.RevocationFunc {
+	if f == nil {
+		return nil
+	}
+	cache := map[string]pades.ValidationData{}
+	return func(ctx context.Context, certs []*x509.Certificate) (pades.ValidationData, error) {
+		h := sha256.New()
+		for _, c := range certs {
+			sum := sha256.Sum256(c.Raw)
+			h.Write(sum[:])
+		}
+		key := string(h.Sum(nil))
+		if vd, ok := cache[key]; ok {
+			return vd, nil
+		}
+		vd, err := f(ctx, certs)
+		if err == nil {
+			cache[key] = vd
+		}
+		return vd, err
+	}
 }
 
 func signReason(r *Recipient) string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/audit"
 	"github.com/vellum-sign/vellum/internal/auditpdf"
+	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/revocation"
 )
@@ -156,8 +158,14 @@ func (s *Service) sealEnded(ctx context.Context, env *Envelope, commit CommitFun
 	return nil
 }
 
-// extendLTA appends a DSS with the revocation data of every signature's
-// certificates, then a document timestamp.
+// extendLTA makes a document PAdES B-LTA: a DSS revision with the
+// validation data of every certificate its signatures and time-stamps rely
+// on, then a document timestamp over everything. Each Vellum signer's own
+// data went into the document when it signed (see signDocuments), while
+// its short-lived certificate was valid; what is added here is current
+// data for the certificates still valid — the time-stamp authorities'
+// chains, which the document timestamp must show good now, and any
+// certificate of a signature made elsewhere.
 func (s *Service) extendLTA(ctx context.Context, in *os.File, size int64, out io.Writer) error {
 	if s.Timestamper == nil {
 		return errors.New("no time-stamping authority configured for B-LTA")
@@ -170,6 +178,7 @@ func (s *Service) extendLTA(ctx context.Context, in *os.File, size int64, out io
 	for _, sig := range rep.Signatures {
 		certs = append(certs, sig.Certificates...)
 	}
+	certs = append(certs, timestampCertificates(in, rep)...)
 	var vd pades.ValidationData
 	if s.Revocation != nil && len(certs) > 0 {
 		if vd, err = s.Revocation(ctx, certs); err != nil {
@@ -193,6 +202,37 @@ func (s *Service) extendLTA(ctx context.Context, in *os.File, size int64, out io
 		return fmt.Errorf("add document timestamp: %w", err)
 	}
 	return nil
+}
+
+// timestampCertificates returns the certificates inside the signature
+// time-stamp tokens of the CMS signatures in rep (the report lists only
+// the signers' own chains). Unreadable signatures contribute nothing.
+func timestampCertificates(r io.ReaderAt, rep *pades.Report) []*x509.Certificate {
+	var certs []*x509.Certificate
+	for _, sig := range rep.Signatures {
+		br := sig.ByteRange
+		if sig.DocumentTimestamp || !sig.HasTimestamp || len(br) != 4 || br[2]-br[1] < 2 || br[2]-br[1] > 4<<20 {
+			continue
+		}
+		hexDER := make([]byte, br[2]-br[1]-2) // between '<' and '>'
+		if _, err := r.ReadAt(hexDER, br[1]+1); err != nil {
+			continue
+		}
+		der := make([]byte, hex.DecodedLen(len(hexDER)))
+		if _, err := hex.Decode(der, hexDER); err != nil {
+			continue
+		}
+		sd, err := cms.ParseSignedData(der)
+		if err != nil || len(sd.Signers) == 0 {
+			continue
+		}
+		for _, tok := range sd.Signers[0].TimestampTokens {
+			if t, err := cms.ParseSignedData(tok); err == nil {
+				certs = append(certs, t.Certificates...)
+			}
+		}
+	}
+	return certs
 }
 
 // storeAuditTrail renders, seals and stores the audit trail under a fresh key.

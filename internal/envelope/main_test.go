@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,7 +56,33 @@ var h struct {
 	outbox   *jobs.Outbox
 	base     string
 	srv      *httptest.Server
+	// clock is what the PKI, the TSA and the service read; tests that need
+	// certificates to expire move it.
+	clock shiftClock
 }
+
+// shiftClock is the wall clock moved by an offset.
+type shiftClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *shiftClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Set makes the clock read now+offset from here on.
+func (c *shiftClock) Set(offset time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = offset
+}
+
+// pkiEpoch is how far back the test hierarchy's certificates start, so that
+// tests can sign in the past and let signer certificates expire.
+const pkiEpoch = -60 * 24 * time.Hour
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -96,11 +123,13 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(h.pkiDir)
-	if h.pki, err = pki.LoadOrCreate(ctx, h.pkiDir, h.base, pki.WithStore(pki.NewDBStore(h.pg.DB))); err != nil {
+	h.clock.Set(pkiEpoch)
+	if h.pki, err = pki.LoadOrCreate(ctx, h.pkiDir, h.base, pki.WithStore(pki.NewDBStore(h.pg.DB)), pki.WithClock(h.clock.Now)); err != nil {
 		return fail(err)
 	}
+	h.clock.Set(0)
 	tsaCred := h.pki.TSA()
-	tsaSrv, err := tsa.New(tsa.Config{Cert: tsaCred.Cert, Key: tsaCred.Key, Chain: tsaCred.Chain[:1]})
+	tsaSrv, err := tsa.New(tsa.Config{Cert: tsaCred.Cert, Key: tsaCred.Key, Chain: tsaCred.Chain[:1], Now: h.clock.Now})
 	if err != nil {
 		return fail(err)
 	}
@@ -122,8 +151,8 @@ func run(m *testing.M) int {
 	h.svc, err = envelope.NewService(envelope.Deps{
 		DB: h.pg.DB, Outbox: h.outbox, Blobs: h.blobs, Documents: h.docs, Accounts: h.accounts,
 		EventLog: audit.NewLog(h.pg.DB), Mailer: mailer, PKI: h.pki, Timestamper: ts,
-		Revocation: envelope.RevocationFrom(&revocation.Fetcher{}, h.pki.Root()),
-		PublicURL:  h.base, TokenKey: key, Log: log,
+		Revocation: h.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, h.pki.Root())),
+		PublicURL:  h.base, TokenKey: key, Log: log, Now: h.clock.Now,
 	})
 	if err != nil {
 		return fail(err)

@@ -98,6 +98,12 @@ func LoadOrCreate(ctx context.Context, dir, baseURL string, opts ...Option) (*PK
 	if err != nil {
 		return nil, err
 	}
+	// Certificates made here start at the PKI's clock, so that tests can
+	// place a whole hierarchy in the past.
+	clock := &PKI{now: time.Now}
+	for _, o := range opts {
+		o(clock)
+	}
 	paths := DirPaths(dir)
 	var missing []string
 	for _, p := range paths.all() {
@@ -110,7 +116,7 @@ func LoadOrCreate(ctx context.Context, dir, baseURL string, opts ...Option) (*PK
 	var m Material
 	switch len(missing) {
 	case len(paths.all()):
-		if m, err = generate(urls); err != nil {
+		if m, err = generate(urls, clock.now()); err != nil {
 			return nil, err
 		}
 		if err := write(paths, m); err != nil {
@@ -121,7 +127,7 @@ func LoadOrCreate(ctx context.Context, dir, baseURL string, opts ...Option) (*PK
 			return nil, err
 		}
 		if len(m.Seal.OCSPServer) == 0 || m.Seal.OCSPServer[0] != urls.OCSP {
-			if err := m.reissue(urls); err != nil {
+			if err := m.reissue(urls, clock.now()); err != nil {
 				return nil, err
 			}
 			if err := write(paths, m); err != nil {
@@ -135,8 +141,8 @@ func LoadOrCreate(ctx context.Context, dir, baseURL string, opts ...Option) (*PK
 	return New(ctx, m, baseURL, opts...)
 }
 
-// generate creates a complete development hierarchy.
-func generate(urls URLs) (Material, error) {
+// generate creates a complete development hierarchy valid from now.
+func generate(urls URLs, now time.Time) (Material, error) {
 	var m Material
 	var err error
 	keys := []struct {
@@ -150,20 +156,19 @@ func generate(urls URLs) (Material, error) {
 		}
 		*k.dst = key
 	}
-	rootTmpl := caTemplate(devOrganization+" Root CA", devOrganization, time.Now(), rootValidity, 1)
+	rootTmpl := caTemplate(devOrganization+" Root CA", devOrganization, now, rootValidity, 1)
 	if m.Root, err = issue(rootTmpl, nil, m.RootKey.Public(), m.RootKey); err != nil {
 		return Material{}, fmt.Errorf("pki: root CA: %w", err)
 	}
-	return m, m.reissue(urls)
+	return m, m.reissue(urls, now)
 }
 
 // reissue (re)creates the issuing CA, seal and TSA certificates for the
-// existing keys under urls. It needs the root key.
-func (m *Material) reissue(urls URLs) error {
+// existing keys under urls, valid from t. It needs the root key.
+func (m *Material) reissue(urls URLs, t time.Time) error {
 	if m.RootKey == nil {
 		return errors.New("pki: re-issuing certificates for a new base URL needs the root key")
 	}
-	t := time.Now()
 	org := devOrganization
 	if len(m.Root.Subject.Organization) > 0 {
 		org = m.Root.Subject.Organization[0]

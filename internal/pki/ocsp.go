@@ -228,10 +228,14 @@ func buildOCSPResponse(issuer *x509.Certificate, key crypto.Signer, id certID, s
 	if err != nil {
 		return nil, err
 	}
+	responderKey, err := publicKeyHash(crypto.SHA1, issuer)
+	if err != nil {
+		return nil, err
+	}
 	var tbs cryptobyte.Builder
 	tbs.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ResponseData
-		b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddBytes(issuer.RawSubject) // responderID byName
+		b.AddASN1(cbasn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+			b.AddASN1OctetString(responderKey) // responderID byKey
 		})
 		b.AddASN1GeneralizedTime(now)                            // producedAt
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // responses

@@ -200,7 +200,7 @@ func TestOCSP_PdfsigOnlineCheckTrustsAndRevokes(t *testing.T) {
 	}
 	for name, want := range map[string]string{"signer": "Certificate is Trusted.", "seal": "Certificate is Trusted.",
 		"revoked": "Certificate has been Revoked."} {
-		sigs, out, err := testenv.Pdfsig(nss, files[name])
+		sigs, out, err := testenv.Pdfsig(nss, files[name], nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ocsp"
 )
@@ -67,12 +68,12 @@ func TestPKCS11Key_SignsAsIssuingCA(t *testing.T) {
 
 	// The whole PKI with its issuing CA key on the token.
 	urls, _ := NewURLs("http://127.0.0.1:1")
-	m, err := generate(urls)
+	m, err := generate(urls, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.IssuingKey = hsm
-	if err := m.reissue(urls); err != nil {
+	if err := m.reissue(urls, time.Now()); err != nil {
 		t.Fatalf("reissue with token key: %v", err)
 	}
 	p, err := New(context.Background(), m, "http://127.0.0.1:1")

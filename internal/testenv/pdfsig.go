@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // NSSDB creates an NSS certificate database in dir that trusts roots for
@@ -55,11 +56,11 @@ var (
 	pdfsigField  = regexp.MustCompile(`(?m)^\s+- ([^:\n]+): (.*)$`)
 )
 
-// Pdfsig runs pdfsig on file (with -nssdir when nssdir is not empty, and
-// any extra flags) and parses its report. pdfsig exits 0 even when a digest
+// Pdfsig runs pdfsig on file (with -nssdir when nssdir is not empty, env
+// added to its environment, and any extra flags) and parses its report. pdfsig exits 0 even when a digest
 // does not match, so callers judge the parsed fields; the raw output comes
 // back for failure messages.
-func Pdfsig(nssdir, file string, flags ...string) ([]PdfsigSignature, string, error) {
+func Pdfsig(nssdir, file string, env []string, flags ...string) ([]PdfsigSignature, string, error) {
 	if _, err := exec.LookPath("pdfsig"); err != nil {
 		return nil, "", fmt.Errorf("pdfsig not found (apt-get install poppler-utils): %w", err)
 	}
@@ -67,7 +68,9 @@ func Pdfsig(nssdir, file string, flags ...string) ([]PdfsigSignature, string, er
 	if nssdir != "" {
 		args = append(args, "-nssdir", nssdir)
 	}
-	out, err := exec.Command("pdfsig", append(args, file)...).CombinedOutput()
+	cmd := exec.Command("pdfsig", append(args, file)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	text := string(out)
 	if err != nil && !strings.Contains(text, "Signature #") {
 		return nil, text, fmt.Errorf("pdfsig %s: %v", file, err)
@@ -97,4 +100,42 @@ func ParsePdfsig(out string) []PdfsigSignature {
 		sigs = append(sigs, s)
 	}
 	return sigs
+}
+
+// VfychainOCSP validates a certificate chain with NSS's vfychain for
+// e-mail signing, requiring a good OCSP response for the leaf fetched
+// online from its AIA responder. certs are PEM files, leaf first. pdfsig
+// 22.12 cannot be relied on for this after the first time-stamped
+// signature of a file: its validateCertificate reads NSS's error code even
+// when verification succeeded, and reports the stale code left by the
+// earlier signature as "Unknown issue with Certificate" (poppler
+// SignatureHandler::validateCertificate).
+func VfychainOCSP(nssdir string, env []string, certs ...string) (string, error) {
+	if _, err := exec.LookPath("vfychain"); err != nil {
+		return "", fmt.Errorf("vfychain not found (apt-get install libnss3-tools): %w", err)
+	}
+	args := []string{"-d", nssdir, "-pp", "-u", "5", "-g", "leaf", "-h", "requireFreshInfo",
+		"-m", "ocsp", "-s", "requireInfo", "-v"}
+	for _, c := range certs {
+		args = append(args, "-a", c)
+	}
+	cmd := exec.Command("vfychain", args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Chain is good!") {
+		return string(out), fmt.Errorf("vfychain: %v: %s", err, out)
+	}
+	return string(out), nil
+}
+
+// FakeTime is the environment that makes a dynamically linked program see
+// the clock start at t (libfaketime, Debian's faketime package): pdfsig and
+// vfychain validate at "now", and have no option to validate at another time.
+func FakeTime(t time.Time) ([]string, error) {
+	lib := "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+	if _, err := os.Stat(lib); err != nil {
+		return nil, fmt.Errorf("libfaketime not found (apt-get install faketime): %w", err)
+	}
+	return []string{"LD_PRELOAD=" + lib, "FAKETIME=@" + t.UTC().Format("2006-01-02 15:04:05"),
+		"FAKETIME_DONT_FAKE_MONOTONIC=1", "TZ=UTC"}, nil
 }

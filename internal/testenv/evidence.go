@@ -1,0 +1,341 @@
+package testenv
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SignedRange is a signature or document timestamp found by scanning a PDF
+// for /ByteRange, independently of the signing engine's own reader.
+type SignedRange struct {
+	ByteRange [4]int64
+	// Contents is the DER of /Contents without its zero padding: a CMS
+	// SignedData, or an RFC 3161 token for a document timestamp.
+	Contents     []byte
+	DocTimestamp bool
+}
+
+// Data returns the signed bytes: the file but the /Contents string.
+func (s SignedRange) Data(pdf []byte) []byte {
+	br := s.ByteRange
+	return append(append([]byte{}, pdf[br[0]:br[0]+br[1]]...), pdf[br[2]:br[2]+br[3]]...)
+}
+
+var byteRange = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)
+
+// ScanSignatures lists the signatures of pdf in file order.
+func ScanSignatures(pdf []byte) ([]SignedRange, error) {
+	var out []SignedRange
+	for _, m := range byteRange.FindAllSubmatchIndex(pdf, -1) {
+		var s SignedRange
+		for i := range 4 {
+			s.ByteRange[i], _ = strconv.ParseInt(string(pdf[m[2+2*i]:m[3+2*i]]), 10, 64)
+		}
+		br := s.ByteRange
+		if br[1]+1 >= br[2] || br[2]+br[3] > int64(len(pdf)) {
+			return nil, fmt.Errorf("byte range %v does not fit the file", br)
+		}
+		raw, err := hex.DecodeString(string(bytes.TrimSpace(pdf[br[1]+1 : br[2]-1])))
+		if err != nil {
+			return nil, fmt.Errorf("/Contents at %d: %w", br[1], err)
+		}
+		var rv asn1.RawValue
+		rest, err := asn1.Unmarshal(raw, &rv)
+		if err != nil {
+			// BER from other signers (indefinite lengths): keep it whole.
+			rest = nil
+		}
+		s.Contents = raw[:len(raw)-len(rest)]
+		dict := pdf[max(0, m[0]-4096):m[0]]
+		if i := bytes.LastIndex(dict, []byte(" obj")); i >= 0 {
+			dict = dict[i:]
+		}
+		s.DocTimestamp = bytes.Contains(dict, []byte("/ETSI.RFC3161"))
+		if !s.DocTimestamp {
+			// The dictionary may continue after /ByteRange.
+			after := pdf[m[1]:min(int64(len(pdf)), br[2]+512)]
+			if i := bytes.Index(after, []byte("endobj")); i >= 0 {
+				after = after[:i]
+			}
+			s.DocTimestamp = bytes.Contains(after, []byte("/ETSI.RFC3161"))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// DSS is the Document Security Store of a PDF's latest revision.
+type DSS struct {
+	Certs, OCSPs, CRLs [][]byte
+}
+
+// ReadDSS extracts the DSS with qpdf (its JSON dump writes every stream to
+// a file under dir), so the check does not rely on the engine that wrote it.
+func ReadDSS(pdfPath, dir string) (*DSS, error) {
+	if _, err := exec.LookPath("qpdf"); err != nil {
+		return nil, fmt.Errorf("qpdf not found (apt-get install qpdf): %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	jsonPath := filepath.Join(dir, "qpdf.json")
+	cmd := exec.Command("qpdf", "--json=2", "--json-key=qpdf", "--json-stream-data=file",
+		"--json-stream-prefix="+filepath.Join(dir, "stream"), pdfPath, jsonPath)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 { // 3: warnings
+			return nil, fmt.Errorf("qpdf --json: %v: %s", err, out)
+		}
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		QPDF []json.RawMessage `json:"qpdf"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.QPDF) < 2 {
+		return nil, fmt.Errorf("qpdf json: %v", err)
+	}
+	type object struct {
+		Value  json.RawMessage `json:"value"`
+		Stream *struct {
+			DataFile string `json:"datafile"`
+		} `json:"stream"`
+	}
+	var objs map[string]object
+	if err := json.Unmarshal(doc.QPDF[1], &objs); err != nil {
+		return nil, fmt.Errorf("qpdf json objects: %w", err)
+	}
+	// resolve follows "N G R" strings to the object's value.
+	resolve := func(v json.RawMessage) json.RawMessage {
+		var s string
+		if json.Unmarshal(v, &s) == nil && strings.HasSuffix(s, " R") {
+			return objs["obj:"+s].Value
+		}
+		return v
+	}
+	var trailer map[string]json.RawMessage
+	if err := json.Unmarshal(objs["trailer"].Value, &trailer); err != nil {
+		return nil, fmt.Errorf("qpdf json trailer: %w", err)
+	}
+	var catalog map[string]json.RawMessage
+	if err := json.Unmarshal(resolve(trailer["/Root"]), &catalog); err != nil {
+		return nil, fmt.Errorf("qpdf json catalog: %w", err)
+	}
+	d := &DSS{}
+	if catalog["/DSS"] == nil {
+		return d, nil
+	}
+	var dss map[string]json.RawMessage
+	if err := json.Unmarshal(resolve(catalog["/DSS"]), &dss); err != nil {
+		return nil, fmt.Errorf("qpdf json DSS: %w", err)
+	}
+	for key, dst := range map[string]*[][]byte{"/Certs": &d.Certs, "/OCSPs": &d.OCSPs, "/CRLs": &d.CRLs} {
+		if dss[key] == nil {
+			continue
+		}
+		var refs []string
+		if err := json.Unmarshal(resolve(dss[key]), &refs); err != nil {
+			return nil, fmt.Errorf("qpdf json DSS %s: %w", key, err)
+		}
+		for _, r := range refs {
+			o := objs["obj:"+r]
+			if o.Stream == nil {
+				return nil, fmt.Errorf("DSS %s entry %s is not a stream", key, r)
+			}
+			data, err := os.ReadFile(o.Stream.DataFile)
+			if err != nil {
+				return nil, err
+			}
+			*dst = append(*dst, data)
+		}
+	}
+	return d, nil
+}
+
+// OpenSSL runs openssl with args and returns its combined output; a
+// non-zero exit is an error carrying that output.
+func OpenSSL(args ...string) (string, error) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		return "", fmt.Errorf("openssl not found (apt-get install openssl): %w", err)
+	}
+	out, err := exec.Command("openssl", args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("openssl %s: %v\n%s", args[0], err, out)
+	}
+	return string(out), nil
+}
+
+// Verifier checks signatures, time-stamps and OCSP responses with openssl
+// against a trust anchor file and untrusted intermediates, writing its
+// inputs under Dir.
+type Verifier struct {
+	Dir       string
+	CAFile    string // trusted roots, PEM
+	Untrusted string // intermediates, PEM
+	n         int
+}
+
+func (v *Verifier) file(name string, data []byte) (string, error) {
+	v.n++
+	p := filepath.Join(v.Dir, fmt.Sprintf("%03d-%s", v.n, name))
+	return p, os.WriteFile(p, data, 0o600)
+}
+
+// CMS runs `openssl cms -verify` on a detached signature over data. A
+// non-zero at verifies the signer's chain at that time (a certificate that
+// has since expired, at the time a time-stamp proves).
+func (v *Verifier) CMS(cmsDER, data []byte, at time.Time) error {
+	sig, err := v.file("sig.der", cmsDER)
+	if err != nil {
+		return err
+	}
+	content, err := v.file("content.bin", data)
+	if err != nil {
+		return err
+	}
+	args := []string{"cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-content", content,
+		"-CAfile", v.CAFile, "-purpose", "any", "-out", os.DevNull}
+	if v.Untrusted != "" {
+		args = append(args, "-certfile", v.Untrusted)
+	}
+	if !at.IsZero() {
+		args = append(args, "-attime", strconv.FormatInt(at.Unix(), 10))
+	}
+	out, err := OpenSSL(args...)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, "Verification successful") {
+		return fmt.Errorf("openssl cms -verify: %s", out)
+	}
+	return nil
+}
+
+// Timestamp runs `openssl ts -verify` on an RFC 3161 token over data (a
+// document timestamp), or over the SHA-256 digest given instead (a
+// signature time-stamp: the digest of the signature value).
+func (v *Verifier) Timestamp(token, data, digest []byte) error {
+	tok, err := v.file("token.der", token)
+	if err != nil {
+		return err
+	}
+	args := []string{"ts", "-verify", "-in", tok, "-token_in", "-CAfile", v.CAFile}
+	if v.Untrusted != "" {
+		args = append(args, "-untrusted", v.Untrusted)
+	}
+	if data != nil {
+		p, err := v.file("ranges.bin", data)
+		if err != nil {
+			return err
+		}
+		args = append(args, "-data", p)
+	} else {
+		args = append(args, "-digest", hex.EncodeToString(digest))
+	}
+	out, err := OpenSSL(args...)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out, "Verification: OK") {
+		return fmt.Errorf("openssl ts -verify: %s", out)
+	}
+	return nil
+}
+
+// OCSPResponse is what `openssl ocsp -respin -resp_text` shows of a
+// response whose signature it verified.
+type OCSPResponse struct {
+	Serial     string // hex, upper case, as openssl prints it
+	Status     string // good, revoked, unknown
+	ProducedAt time.Time
+	ThisUpdate time.Time
+	NextUpdate time.Time
+}
+
+var (
+	ocspTime   = regexp.MustCompile(`(Produced At|This Update|Next Update): (.+)`)
+	ocspSerial = regexp.MustCompile(`Serial Number: ([0-9A-F]+)`)
+	ocspStatus = regexp.MustCompile(`Cert Status: (\w+)`)
+)
+
+// OCSP runs `openssl ocsp -respin` on a DER response: its signature must
+// verify up to CAFile, and it must be well formed (producedAt not before
+// thisUpdate, a nextUpdate).
+func (v *Verifier) OCSP(resp []byte) (*OCSPResponse, error) {
+	p, err := v.file("ocsp.der", resp)
+	if err != nil {
+		return nil, err
+	}
+	// A responder may be the root itself, which openssl looks for only
+	// among the -verify_other certificates.
+	var others []byte
+	for _, f := range []string{v.CAFile, v.Untrusted} {
+		if f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			others = append(append(others, b...), '\n')
+		}
+	}
+	otherPath, err := v.file("responders.pem", others)
+	if err != nil {
+		return nil, err
+	}
+	out, err := OpenSSL("ocsp", "-respin", p, "-resp_text", "-CAfile", v.CAFile, "-verify_other", otherPath)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(out, "Response verify OK") {
+		return nil, fmt.Errorf("openssl ocsp -respin: %s", out)
+	}
+	r := &OCSPResponse{}
+	for _, m := range ocspTime.FindAllStringSubmatch(out, -1) {
+		t, err := time.Parse("Jan _2 15:04:05 2006 MST", strings.TrimSpace(m[2]))
+		if err != nil {
+			return nil, fmt.Errorf("openssl time %q: %w", m[2], err)
+		}
+		switch m[1] {
+		case "Produced At":
+			r.ProducedAt = t
+		case "This Update":
+			r.ThisUpdate = t
+		case "Next Update":
+			r.NextUpdate = t
+		}
+	}
+	if m := ocspSerial.FindStringSubmatch(out); m != nil {
+		r.Serial = m[1]
+	}
+	if m := ocspStatus.FindStringSubmatch(out); m != nil {
+		r.Status = m[1]
+	}
+	switch {
+	case r.ProducedAt.IsZero() || r.ThisUpdate.IsZero():
+		return r, fmt.Errorf("openssl ocsp: no times in:\n%s", out)
+	case r.NextUpdate.IsZero():
+		return r, errors.New("OCSP response has no nextUpdate")
+	case r.ProducedAt.Before(r.ThisUpdate):
+		return r, fmt.Errorf("OCSP response produced at %v, before its thisUpdate %v", r.ProducedAt, r.ThisUpdate)
+	}
+	return r, nil
+}
+
+// Key is a short stable name for a blob (deduplicating checks).
+func Key(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
