@@ -81,8 +81,10 @@ type DSS struct {
 	Certs, OCSPs, CRLs [][]byte
 }
 
-// ReadDSS extracts the DSS with qpdf (its JSON dump writes every stream to
-// a file under dir), so the check does not rely on the engine that wrote it.
+// ReadDSS extracts the DSS with qpdf, so the check does not rely on the
+// engine that wrote it. qpdf is asked for the trailer, the catalog, the DSS
+// and its streams in turn (written as files under dir), never for the whole
+// document, which for a large file means every image.
 func ReadDSS(pdfPath, dir string) (*DSS, error) {
 	if _, err := exec.LookPath("qpdf"); err != nil {
 		return nil, fmt.Errorf("qpdf not found (apt-get install qpdf): %w", err)
@@ -90,68 +92,100 @@ func ReadDSS(pdfPath, dir string) (*DSS, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	jsonPath := filepath.Join(dir, "qpdf.json")
-	cmd := exec.Command("qpdf", "--json=2", "--json-key=qpdf", "--json-stream-data=file",
-		"--json-stream-prefix="+filepath.Join(dir, "stream"), pdfPath, jsonPath)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 { // 3: warnings
-			return nil, fmt.Errorf("qpdf --json: %v: %s", err, out)
-		}
-	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		QPDF []json.RawMessage `json:"qpdf"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.QPDF) < 2 {
-		return nil, fmt.Errorf("qpdf json: %v", err)
-	}
 	type object struct {
 		Value  json.RawMessage `json:"value"`
 		Stream *struct {
 			DataFile string `json:"datafile"`
 		} `json:"stream"`
 	}
-	var objs map[string]object
-	if err := json.Unmarshal(doc.QPDF[1], &objs); err != nil {
-		return nil, fmt.Errorf("qpdf json objects: %w", err)
-	}
-	// resolve follows "N G R" strings to the object's value.
-	resolve := func(v json.RawMessage) json.RawMessage {
-		var s string
-		if json.Unmarshal(v, &s) == nil && strings.HasSuffix(s, " R") {
-			return objs["obj:"+s].Value
+	calls := 0
+	objects := func(ids ...string) (map[string]object, error) {
+		calls++
+		jsonPath := filepath.Join(dir, fmt.Sprintf("qpdf%d.json", calls))
+		args := []string{"--json=2", "--json-key=qpdf", "--json-stream-data=file",
+			"--json-stream-prefix=" + filepath.Join(dir, fmt.Sprintf("s%d", calls))}
+		for _, id := range ids {
+			args = append(args, "--json-object="+id)
 		}
-		return v
+		cmd := exec.Command("qpdf", append(args, pdfPath, jsonPath)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 { // 3: warnings
+				return nil, fmt.Errorf("qpdf --json: %v: %s", err, out)
+			}
+		}
+		raw, err := os.ReadFile(jsonPath)
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			QPDF []json.RawMessage `json:"qpdf"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil || len(doc.QPDF) < 2 {
+			return nil, fmt.Errorf("qpdf json: %v", err)
+		}
+		var objs map[string]object
+		if err := json.Unmarshal(doc.QPDF[1], &objs); err != nil {
+			return nil, fmt.Errorf("qpdf json objects: %w", err)
+		}
+		return objs, nil
 	}
-	var trailer map[string]json.RawMessage
+	// value returns v, or the value of the object it refers to.
+	value := func(v json.RawMessage) (json.RawMessage, error) {
+		var s string
+		if json.Unmarshal(v, &s) != nil || !strings.HasSuffix(s, " R") {
+			return v, nil
+		}
+		objs, err := objects(s)
+		if err != nil {
+			return nil, err
+		}
+		return objs["obj:"+s].Value, nil
+	}
+	objs, err := objects("trailer")
+	if err != nil {
+		return nil, err
+	}
+	var trailer, catalog, dss map[string]json.RawMessage
 	if err := json.Unmarshal(objs["trailer"].Value, &trailer); err != nil {
 		return nil, fmt.Errorf("qpdf json trailer: %w", err)
 	}
-	var catalog map[string]json.RawMessage
-	if err := json.Unmarshal(resolve(trailer["/Root"]), &catalog); err != nil {
+	raw, err := value(trailer["/Root"])
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &catalog); err != nil {
 		return nil, fmt.Errorf("qpdf json catalog: %w", err)
 	}
 	d := &DSS{}
 	if catalog["/DSS"] == nil {
 		return d, nil
 	}
-	var dss map[string]json.RawMessage
-	if err := json.Unmarshal(resolve(catalog["/DSS"]), &dss); err != nil {
+	if raw, err = value(catalog["/DSS"]); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &dss); err != nil {
 		return nil, fmt.Errorf("qpdf json DSS: %w", err)
 	}
 	for key, dst := range map[string]*[][]byte{"/Certs": &d.Certs, "/OCSPs": &d.OCSPs, "/CRLs": &d.CRLs} {
 		if dss[key] == nil {
 			continue
 		}
+		if raw, err = value(dss[key]); err != nil {
+			return nil, err
+		}
 		var refs []string
-		if err := json.Unmarshal(resolve(dss[key]), &refs); err != nil {
+		if err := json.Unmarshal(raw, &refs); err != nil {
 			return nil, fmt.Errorf("qpdf json DSS %s: %w", key, err)
 		}
+		if len(refs) == 0 {
+			continue
+		}
+		streams, err := objects(refs...)
+		if err != nil {
+			return nil, err
+		}
 		for _, r := range refs {
-			o := objs["obj:"+r]
+			o := streams["obj:"+r]
 			if o.Stream == nil {
 				return nil, fmt.Errorf("DSS %s entry %s is not a stream", key, r)
 			}
@@ -198,6 +232,16 @@ func (v *Verifier) file(name string, data []byte) (string, error) {
 // non-zero at verifies the signer's chain at that time (a certificate that
 // has since expired, at the time a time-stamp proves).
 func (v *Verifier) CMS(cmsDER, data []byte, at time.Time) error {
+	return v.cms(cmsDER, data, at, false)
+}
+
+// CMSIntegrity is CMS without the chain: the digest and the signature
+// value only, for signatures by certificates nobody here trusts.
+func (v *Verifier) CMSIntegrity(cmsDER, data []byte) error {
+	return v.cms(cmsDER, data, time.Time{}, true)
+}
+
+func (v *Verifier) cms(cmsDER, data []byte, at time.Time, noChain bool) error {
 	sig, err := v.file("sig.der", cmsDER)
 	if err != nil {
 		return err
@@ -213,6 +257,9 @@ func (v *Verifier) CMS(cmsDER, data []byte, at time.Time) error {
 	}
 	if !at.IsZero() {
 		args = append(args, "-attime", strconv.FormatInt(at.Unix(), 10))
+	}
+	if noChain {
+		args = append(args, "-noverify")
 	}
 	out, err := OpenSSL(args...)
 	if err != nil {
