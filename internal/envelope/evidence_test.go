@@ -31,9 +31,9 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 	if _, err := exec.LookPath("faketime"); err != nil {
 		t.Fatalf("faketime is needed to run pdfsig at a past time (apt-get install faketime): %v", err)
 	}
-	defer h.clock.Set(0)
+	defer h.clock.Shift(0)
 	signedAt := -20 * 24 * time.Hour
-	h.clock.Set(signedAt)
+	h.clock.Shift(signedAt)
 	c := newClient(t)
 	doc := c.upload("lease.pdf", samplePDF("Lease", 1))
 	names := map[string]string{"ann@example.com": "Ann Early", "ben@example.com": "Ben Early", "cay@example.com": "Cay Late"}
@@ -65,10 +65,10 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 	sign("ben@example.com")
 	c.tokenOf(id, "cay@example.com")
 	// Ten days on, Ann's and Ben's certificates are long expired.
-	h.clock.Set(signedAt + 10*24*time.Hour)
+	h.clock.Shift(signedAt + 10*24*time.Hour)
 	sign("cay@example.com")
 	c.waitStatus(id, "COMPLETED")
-	h.clock.Set(0)
+	h.clock.Shift(0)
 
 	res := c.do(http.MethodGet, "/api/v1/envelopes/"+id+"/signed-document", nil)
 	if res.status != http.StatusOK {
@@ -193,7 +193,7 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.clock.Set(time.Until(at))
+		h.clock.Shift(time.Until(at))
 		flags := []string{"-no-ocsp"}
 		if i == 0 {
 			flags = nil
@@ -203,7 +203,7 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 		if err == nil {
 			vout, err = testenv.VfychainOCSP(nss, env, writePEM(t, dir, "signer.pem", s.cert.Raw), issuingPath)
 		}
-		h.clock.Set(0)
+		h.clock.Shift(0)
 		if err != nil {
 			t.Fatalf("at %v: %v\n%s", at, err, vout)
 		}

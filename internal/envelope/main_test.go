@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,26 +57,7 @@ var h struct {
 	srv      *httptest.Server
 	// clock is what the PKI, the TSA and the service read; tests that need
 	// certificates to expire move it.
-	clock shiftClock
-}
-
-// shiftClock is the wall clock moved by an offset.
-type shiftClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *shiftClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-// Set makes the clock read now+offset from here on.
-func (c *shiftClock) Set(offset time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset = offset
+	clock testenv.Clock
 }
 
 // pkiEpoch is how far back the test hierarchy's certificates start, so that
@@ -123,11 +103,11 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(h.pkiDir)
-	h.clock.Set(pkiEpoch)
+	h.clock.Shift(pkiEpoch)
 	if h.pki, err = pki.LoadOrCreate(ctx, h.pkiDir, h.base, pki.WithStore(pki.NewDBStore(h.pg.DB)), pki.WithClock(h.clock.Now)); err != nil {
 		return fail(err)
 	}
-	h.clock.Set(0)
+	h.clock.Shift(0)
 	tsaCred := h.pki.TSA()
 	tsaSrv, err := tsa.New(tsa.Config{Cert: tsaCred.Cert, Key: tsaCred.Key, Chain: tsaCred.Chain[:1], Now: h.clock.Now})
 	if err != nil {

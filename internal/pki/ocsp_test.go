@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,24 +19,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/pkg/pades"
 )
-
-// testClock is a settable clock for pki.WithClock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 var opensslTime = regexp.MustCompile(`(Produced At|This Update|Next Update): (.+)`)
 
@@ -60,7 +41,8 @@ func respTimes(t *testing.T, out string) map[string]time.Time {
 // root — at a clock reading of hh:mm:37, where rounding producedAt down to
 // the minute made NSS reject every response.
 func TestOCSP_ProducedAtIsNeverBeforeThisUpdate(t *testing.T) {
-	clock := &testClock{t: time.Now().UTC().Truncate(time.Minute).Add(37*time.Second + 400*time.Millisecond)}
+	clock := &testenv.Clock{}
+	clock.Stop(time.Now().UTC().Truncate(time.Minute).Add(37*time.Second + 400*time.Millisecond))
 	f := newFixture(t, pki.WithClock(clock.Now))
 	_, goodPath := f.signer(t, "Ada Lovelace", "ada@example.com")
 	revoked, _ := f.pki.IssueSigner(context.Background(), "Mallory", "mallory@example.com")
@@ -114,7 +96,8 @@ func checkTimes(t *testing.T, out string, now time.Time) {
 // same response (and HTTP caches are told how long they may keep it) until
 // the refresh interval passes or the certificate is revoked.
 func TestOCSP_CachedUntilRefreshOrRevocation(t *testing.T) {
-	clock := &testClock{t: time.Now().UTC()}
+	clock := &testenv.Clock{}
+	clock.Stop(time.Now().UTC())
 	f := newFixture(t, pki.WithClock(clock.Now))
 	cred, _ := f.signer(t, "Emmy Noether", "emmy@example.com")
 	req, err := ocsp.CreateRequest(cred.Cert, f.pki.Issuing(), nil)
@@ -148,11 +131,11 @@ func TestOCSP_CachedUntilRefreshOrRevocation(t *testing.T) {
 		t.Errorf("max-age %d s outlives nextUpdate %v", age, r1.NextUpdate)
 	}
 
-	clock.Set(clock.Now().Add(time.Minute))
+	clock.Stop(clock.Now().Add(time.Minute))
 	if _, der2, _ := post(); !bytes.Equal(der1, der2) {
 		t.Error("a minute later the response was produced again, not reused")
 	}
-	clock.Set(clock.Now().Add(10 * time.Minute))
+	clock.Stop(clock.Now().Add(10 * time.Minute))
 	r3, der3, _ := post()
 	if bytes.Equal(der1, der3) || !r3.ProducedAt.After(r1.ProducedAt) || r3.ProducedAt.Before(r3.ThisUpdate) {
 		t.Errorf("after the refresh interval: produced %v (first %v)", r3.ProducedAt, r1.ProducedAt)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Env var names that point the harness at other servers.
@@ -64,4 +66,36 @@ func StartServices(ctx context.Context, label string) (*Services, error) {
 func (s *Services) Close() {
 	s.Redis.Close()
 	s.PG.Close()
+}
+
+// Clock is a settable time source for the clock options of the services
+// under test: the wall clock moved by an offset, or stopped at an instant.
+type Clock struct {
+	mu      sync.Mutex
+	offset  time.Duration
+	stopped time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped.IsZero() {
+		return c.stopped
+	}
+	return time.Now().Add(c.offset)
+}
+
+// Shift makes the clock run offset away from the wall clock.
+func (c *Clock) Shift(offset time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset, c.stopped = offset, time.Time{}
+}
+
+// Stop makes the clock read t until it is changed again.
+func (c *Clock) Stop(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = t
 }

@@ -281,4 +281,3 @@ func readPEMCert(t *testing.T, path string) *x509.Certificate {
 	}
 	return c
 }
-
