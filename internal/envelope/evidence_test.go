@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"math/big"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +99,11 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 		if o.Status != "good" {
 			t.Errorf("DSS OCSP response for %s: %s", o.Serial, o.Status)
 		}
-		ocsps[o.Serial] = o
+		serial, ok := new(big.Int).SetString(o.Serial, 16)
+		if !ok {
+			t.Fatalf("openssl serial %q", o.Serial)
+		}
+		ocsps[serial.Text(16)] = o
 	}
 
 	// Every signature: CMS valid at its time-stamp's time, time-stamp valid,
@@ -146,7 +151,7 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 		if err := v.CMS(s.Contents, s.Data(res.body), time.Time{}); err == nil || !strings.Contains(err.Error(), "expired") {
 			t.Errorf("%s: openssl accepted the chain now; the test does not test expiry: %v", cert.Subject.CommonName, err)
 		}
-		o := ocsps[strings.ToUpper(cert.SerialNumber.Text(16))]
+		o := ocsps[cert.SerialNumber.Text(16)]
 		switch {
 		case o == nil:
 			t.Errorf("%s: no OCSP response for the signer certificate in the DSS", cert.Subject.CommonName)
