@@ -15,7 +15,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/audit"
-	"github.com/vellum-sign/vellum/internal/auditpdf"
+	"github.com/vellum-sign/vellum/internal/pdfreport"
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/revocation"
@@ -355,7 +355,7 @@ func (s *Service) renderAuditTrail(ctx context.Context, env *Envelope, final boo
 			acctName = a.Name + " (" + a.ID + ")"
 		}
 	}
-	d := auditpdf.New("Audit trail " + env.ID)
+	d := pdfreport.New("Audit trail " + env.ID)
 	d.Title("Audit trail")
 	if !final {
 		d.Para("INTERIM REPORT: the envelope is not final; this report is not sealed and will be replaced by the sealed audit trail once the envelope ends.")
@@ -471,7 +471,7 @@ func (s *Service) renderAuditTrail(ctx context.Context, env *Envelope, final boo
 		d.KV("Platform seal", seal.Subject.CommonName+", serial "+strings.ToUpper(seal.SerialNumber.Text(16)))
 	}
 	d.Para("Generated " + s.now().Format("2006-01-02 15:04:05 UTC") + " by Vellum.")
-	return d.Bytes(), nil
+	return d.Bytes()
 }
 
 // --- downloads ------------------------------------------------------------

@@ -23,7 +23,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/audit"
-	"github.com/vellum-sign/vellum/internal/auditpdf"
+	"github.com/vellum-sign/vellum/internal/pdfreport"
 	"github.com/vellum-sign/vellum/internal/blob"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
@@ -280,14 +280,18 @@ func (c *client) upload(name string, pdf []byte) string {
 
 // samplePDF is a real multi-page PDF with some text.
 func samplePDF(title string, pages int) []byte {
-	d := auditpdf.New(title)
+	d := pdfreport.New(title)
 	for p := 0; p < pages; p++ {
 		d.Title(fmt.Sprintf("%s, page %d", title, p+1))
 		for i := 0; i < 60; i++ {
 			d.Para(fmt.Sprintf("Clause %d.%d: the parties agree to the terms set out here.", p+1, i+1))
 		}
 	}
-	return d.Bytes()
+	b, err := d.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // waitStatus polls the envelope until it reaches status.

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vellum-sign/vellum/internal/auditpdf"
+	"github.com/vellum-sign/vellum/internal/pdfreport"
 )
 
 func main() {
@@ -36,12 +36,16 @@ func main() {
 		os.Exit(2)
 	}
 	b := &bench{base: strings.TrimRight(*base, "/"), key: *key, hc: &http.Client{Timeout: time.Minute}}
-	doc := auditpdf.New("Benchmark contract")
+	doc := pdfreport.New("Benchmark contract")
 	doc.Title("Benchmark contract")
 	for i := 0; i < 40; i++ {
 		doc.Para("The parties agree to the terms set out in this benchmark document.")
 	}
-	pdf := doc.Bytes()
+	pdf, err := doc.Bytes()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 
 	start := time.Now()
 	deadline := start.Add(*timeout)
