@@ -23,7 +23,6 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/audit"
-	"github.com/vellum-sign/vellum/internal/pdfreport"
 	"github.com/vellum-sign/vellum/internal/blob"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
@@ -31,6 +30,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/mail/mailtest"
+	"github.com/vellum-sign/vellum/internal/pdfreport"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/internal/tsa"
