@@ -3,64 +3,159 @@ package pades
 import (
 	"bytes"
 	"compress/zlib"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
-	"strings"
+	"math"
 	"time"
+
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
-// helveticaWidths are the advance widths (1/1000 em) of Helvetica for
-// WinAnsi codes 32–126, from Adobe's AFM; other bytes use an average.
-var helveticaWidths = [95]int{
-	278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
-	556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
-	1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
-	667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
-	333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
-	556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
+// PlacementError means a visible signature cannot go where it was asked
+// to: its page does not exist, or its box lies entirely outside the part of
+// the page a viewer shows (the CropBox within the MediaBox).
+type PlacementError struct {
+	Page  int
+	Rect  Rect
+	Pages int  // the document's page count, when the page does not exist
+	Box   Rect // the page's visible area, in default user space
 }
 
-// winAnsi maps text to WinAnsiEncoding bytes; Latin-1 maps directly and
-// anything else becomes '?', since the standard font has no other glyphs.
-func winAnsi(s string) []byte {
-	out := make([]byte, 0, len(s))
-	for _, r := range s {
-		switch {
-		case r >= 32 && r <= 126, r >= 0xA0 && r <= 0xFF:
-			out = append(out, byte(r))
+func (e *PlacementError) Error() string {
+	if e.Pages > 0 || e.Box == (Rect{}) {
+		return fmt.Sprintf("pades: visible signature on page %d, but the document has %d pages", e.Page, e.Pages)
+	}
+	return fmt.Sprintf("pades: visible signature box (x %s, y %s, width %s, height %s) lies entirely outside page %d,"+
+		" whose visible area runs from x %s to %s and y %s to %s",
+		formatReal(e.Rect.X), formatReal(e.Rect.Y), formatReal(e.Rect.W), formatReal(e.Rect.H), e.Page,
+		formatReal(e.Box.X), formatReal(e.Box.X+e.Box.W), formatReal(e.Box.Y), formatReal(e.Box.Y+e.Box.H))
+}
+
+// isPlacement reports whether err is a *PlacementError, which Sign returns
+// as it is rather than as a signing failure.
+func isPlacement(err error) bool {
+	var pe *PlacementError
+	return errors.As(err, &pe)
+}
+
+// pageGeometry is what the appearance needs to know of its page.
+type pageGeometry struct {
+	visible Rect // CropBox ∩ MediaBox
+	rotate  int  // 0, 90, 180 or 270, clockwise as displayed
+}
+
+// geometry reads page n's inheritable /MediaBox, /CropBox and /Rotate
+// (§7.7.3.4), walking up /Parent when the page does not set them.
+func (d *document) geometry(n int) (pageGeometry, error) {
+	_, pd, err := d.page(n)
+	if err != nil {
+		if count, cerr := d.pageCount(); cerr == nil && (n < 1 || n > count) {
+			return pageGeometry{}, &PlacementError{Page: n, Pages: count}
+		}
+		return pageGeometry{}, fmt.Errorf("find page %d: %w", n, err)
+	}
+	inherited := func(key name) any {
+		node := pd
+		for depth := 0; node != nil && depth < 64; depth++ {
+			if v, ok := node[key]; ok {
+				return v
+			}
+			node, _ = d.resolveDict(node["Parent"])
+		}
+		return nil
+	}
+	media, ok := d.box(inherited("MediaBox"))
+	if !ok {
+		media = Rect{0, 0, 612, 792} // US Letter, what readers assume
+	}
+	g := pageGeometry{visible: media}
+	if crop, ok := d.box(inherited("CropBox")); ok {
+		g.visible = intersect(media, crop)
+	}
+	if r, ok := d.resolveInt(inherited("Rotate")); ok {
+		g.rotate = int(((r%360)+360)%360) / 90 * 90
+	}
+	return g, nil
+}
+
+// box reads a rectangle array [llx lly urx ury] in either corner order.
+func (d *document) box(o any) (Rect, bool) {
+	a, err := d.resolveArray(o)
+	if err != nil || len(a) != 4 {
+		return Rect{}, false
+	}
+	var v [4]float64
+	for i, e := range a {
+		e, _ = d.resolve(e)
+		switch x := e.(type) {
+		case int64:
+			v[i] = float64(x)
+		case float64:
+			v[i] = x
 		default:
-			out = append(out, '?')
+			return Rect{}, false
 		}
 	}
-	return out
+	x0, x1 := min(v[0], v[2]), max(v[0], v[2])
+	y0, y1 := min(v[1], v[3]), max(v[1], v[3])
+	return Rect{x0, y0, x1 - x0, y1 - y0}, x1 > x0 && y1 > y0
 }
 
-func textWidth(b []byte) float64 {
-	w := 0
-	for _, c := range b {
-		if c >= 32 && c <= 126 {
-			w += helveticaWidths[c-32]
-		} else {
-			w += 556
-		}
+func intersect(a, b Rect) Rect {
+	x0, y0 := max(a.X, b.X), max(a.Y, b.Y)
+	x1, y1 := min(a.X+a.W, b.X+b.W), min(a.Y+a.H, b.Y+b.H)
+	if x1 <= x0 || y1 <= y0 {
+		return a // a CropBox outside the MediaBox: readers show the MediaBox
 	}
-	return float64(w) / 1000
+	return Rect{x0, y0, x1 - x0, y1 - y0}
 }
 
-// visibleAppearance builds the widget's normal appearance: an optional
-// drawn-signature image on the left and the signer's name, the date and the
-// reason/location on the right, Helvetica sized to fit the rectangle.
+func overlaps(a, b Rect) bool {
+	return a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H
+}
+
+// Stamp layout: the details are drawn as large as fits between these
+// sizes, wrapped onto lines; below the minimum they are cut with an
+// ellipsis rather than shrunk into illegibility.
+const (
+	detailMax, detailMin = 10.0, 6.0
+	signatureMin         = 8.0
+	leading              = 1.2
+)
+
+// visibleAppearance builds the widget's normal appearance, upright as the
+// page is displayed: an optional drawn signature (image) on the left, an
+// optional typed signature in a handwriting face over a line, and the
+// signer's name, the date, reason and location, wrapped to fit.
 func (rv *revision) visibleAppearance(o *Options, t time.Time) (ref, error) {
-	w, h := o.Visible.Rect.W, o.Visible.Rect.H
-	resources := dict{"Font": dict{"Helv": dict{
-		"Type": name("Font"), "Subtype": name("Type1"), "BaseFont": name("Helvetica"), "Encoding": name("WinAnsiEncoding"),
-	}}}
-	var content bytes.Buffer
-	const pad = 2.0
-	textX := pad
-	if len(o.Visible.Image) > 0 {
-		img, err := png.Decode(bytes.NewReader(o.Visible.Image))
+	v := o.Visible
+	geo, err := rv.d.geometry(v.Page)
+	if err != nil {
+		return ref{}, err
+	}
+	if !overlaps(v.Rect, geo.visible) {
+		return ref{}, &PlacementError{Page: v.Page, Rect: v.Rect, Box: geo.visible}
+	}
+	// The form is laid out in the box as the viewer sees it; /Matrix turns
+	// it against the page's /Rotate, so text never runs sideways.
+	w, h := v.Rect.W, v.Rect.H
+	var matrix array
+	switch geo.rotate {
+	case 90:
+		w, h, matrix = h, w, array{int64(0), int64(1), int64(-1), int64(0), int64(0), int64(0)}
+	case 180:
+		matrix = array{int64(-1), int64(0), int64(0), int64(-1), int64(0), int64(0)}
+	case 270:
+		w, h, matrix = h, w, array{int64(0), int64(-1), int64(1), int64(0), int64(0), int64(0)}
+	}
+	resources := dict{}
+	var content []byte
+	pad := math.Max(1, math.Min(4, math.Min(w, h)*0.04))
+	x0, y0, x1, y1 := pad, pad, w-pad, h-pad
+	if len(v.Image) > 0 {
+		img, err := png.Decode(bytes.NewReader(v.Image))
 		if err != nil {
 			return ref{}, fmt.Errorf("decode PNG: %w", err)
 		}
@@ -70,54 +165,155 @@ func (rv *revision) visibleAppearance(o *Options, t time.Time) (ref, error) {
 		}
 		resources["XObject"] = dict{"Img": imgRef}
 		b := img.Bounds()
-		boxW, boxH := w*0.4-2*pad, h-2*pad
+		boxW, boxH := w*0.4-2*pad, y1-y0
 		scale := min(boxW/float64(b.Dx()), boxH/float64(b.Dy()))
 		iw, ih := float64(b.Dx())*scale, float64(b.Dy())*scale
-		fmt.Fprintf(&content, "q %s 0 0 %s %s %s cm /Img Do Q\n",
-			formatReal(iw), formatReal(ih), formatReal(pad+(boxW-iw)/2), formatReal(pad+(boxH-ih)/2))
-		textX = w * 0.4
+		content = fmt.Appendf(content, "q %s 0 0 %s %s %s cm /Img Do Q\n",
+			formatReal(iw), formatReal(ih), formatReal(x0+(boxW-iw)/2), formatReal(y0+(boxH-ih)/2))
+		x0 = w * 0.4
+	}
+	fonts := pdffont.NewEmbedder()
+	sans := append(pdffont.Stack{pdffont.Sans()}, v.Fallback...)
+	if v.Signature != "" {
+		split := y0 + (y1-y0)*0.45
+		if content, err = drawSignature(content, fonts, pdffont.SignatureStack(v.Signature, v.Fallback...),
+			v.Signature, x0, split, x1, y1); err != nil {
+			return ref{}, err
+		}
+		y1 = split - pad
 	}
 	signer := o.Name
 	if signer == "" && len(o.Certificates) > 0 {
 		signer = o.Certificates[0].Subject.CommonName
 	}
-	lines := [][]byte{winAnsi("Digitally signed by " + signer), winAnsi("Date: " + t.Format("2006-01-02 15:04:05 -07:00"))}
+	details := []string{"Digitally signed by " + signer, "Date: " + t.Format("2006-01-02 15:04:05 -07:00")}
 	if o.Reason != "" {
-		lines = append(lines, winAnsi("Reason: "+o.Reason))
+		details = append(details, "Reason: "+o.Reason)
 	}
 	if o.Location != "" {
-		lines = append(lines, winAnsi("Location: "+o.Location))
+		details = append(details, "Location: "+o.Location)
 	}
-	textW := w - textX - pad
-	size := (h - 2*pad) / (float64(len(lines)) * 1.2)
-	for _, l := range lines {
-		if tw := textWidth(l); tw > 0 {
-			size = min(size, textW/tw)
-		}
+	if content, err = drawDetails(content, fonts, sans, details, x0, y0, x1, y1); err != nil {
+		return ref{}, err
 	}
-	size = min(size, 14)
-	if size > 0.5 {
-		content.WriteString("BT 0 g\n")
-		fmt.Fprintf(&content, "/Helv %s Tf %s TL\n", formatReal(size), formatReal(size*1.2))
-		top := h/2 + float64(len(lines))*size*1.2/2 - size
-		fmt.Fprintf(&content, "%s %s Td\n", formatReal(textX), formatReal(top))
-		var lb bytes.Buffer
-		for i, l := range lines {
-			lb.Reset()
-			writeString(&lb, l)
-			if i > 0 {
-				content.WriteString("T* ")
-			}
-			content.WriteString(strings.TrimSpace(lb.String()) + " Tj\n")
+	used, err := fonts.Write(func(body []byte) int {
+		r := rv.alloc()
+		rv.setBody(r, body)
+		return r.num
+	})
+	if err != nil {
+		return ref{}, err
+	}
+	if len(used) > 0 {
+		fd := dict{}
+		for _, u := range used {
+			fd[name(u.Name)] = ref{u.Object, 0}
 		}
-		content.WriteString("ET\n")
+		resources["Font"] = fd
+	}
+	form := dict{
+		"Type": name("XObject"), "Subtype": name("Form"), "Filter": name("FlateDecode"),
+		"BBox": array{int64(0), int64(0), w, h}, "Resources": resources,
+	}
+	if matrix != nil {
+		form["Matrix"] = matrix
 	}
 	r := rv.alloc()
-	rv.setStream(r, dict{
-		"Type": name("XObject"), "Subtype": name("Form"),
-		"BBox": array{int64(0), int64(0), w, h}, "Resources": resources,
-	}, content.Bytes())
+	rv.setStream(r, form, deflate(content))
 	return r, nil
+}
+
+// drawSignature writes the typed signature as large as fits the box, on a
+// line, as the signing page previews it.
+func drawSignature(content []byte, fonts *pdffont.Embedder, s pdffont.Stack, text string, x0, y0, x1, y1 float64) ([]byte, error) {
+	tw, th := x1-x0, y1-y0
+	if tw <= 0 || th <= 0 {
+		return content, nil
+	}
+	asc, desc := s[0].Ascent(), s[0].Descent()
+	size := th * 1000 / (asc - desc)
+	width, err := s.Width(text, 1000)
+	if err != nil {
+		return content, err
+	}
+	if width > 0 {
+		size = min(size, tw*1000/width)
+	}
+	if size < signatureMin {
+		size = min(signatureMin, th*1000/(asc-desc))
+		if text, err = s.Truncate(text, size, tw); err != nil {
+			return content, err
+		}
+	}
+	content = fmt.Appendf(content, "q 0.35 G 0.6 w %s %s m %s %s l S Q\n",
+		formatReal(x0), formatReal(y0), formatReal(x1), formatReal(y0))
+	baseline := y0 - desc*size/1000
+	content = fmt.Appendf(content, "BT 0.08 0.13 0.24 rg 1 0 0 1 %s %s Tm ", formatReal(x0), formatReal(baseline))
+	if content, err = fonts.Show(content, s, text, size); err != nil {
+		return content, err
+	}
+	return append(content, " ET\n"...), nil
+}
+
+// drawDetails writes lines wrapped into the box at the largest size from
+// detailMax down to detailMin at which they fit; at the minimum, what does
+// not fit is cut with an ellipsis.
+func drawDetails(content []byte, fonts *pdffont.Embedder, s pdffont.Stack, lines []string, x0, y0, x1, y1 float64) ([]byte, error) {
+	tw, th := x1-x0, y1-y0
+	if tw <= 0 || th <= 0 {
+		return content, nil
+	}
+	wrapAll := func(size float64) ([]string, error) {
+		var out []string
+		for _, l := range lines {
+			ls, err := s.Wrap(l, size, tw)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ls...)
+		}
+		return out, nil
+	}
+	var wrapped []string
+	size := detailMax
+	for ; size >= detailMin; size -= 0.5 {
+		ls, err := wrapAll(size)
+		if err != nil {
+			return content, err
+		}
+		if float64(len(ls))*size*leading <= th {
+			wrapped = ls
+			break
+		}
+	}
+	if wrapped == nil {
+		size = min(detailMin, th/leading)
+		ls, err := wrapAll(size)
+		if err != nil {
+			return content, err
+		}
+		n := max(1, int(th/(size*leading)))
+		if n < len(ls) {
+			cut, err := s.Truncate(ls[n-1]+" "+ls[n], size, tw)
+			if err != nil {
+				return content, err
+			}
+			ls = append(ls[:n-1], cut)
+		}
+		wrapped = ls
+	}
+	top := y0 + th/2 + float64(len(wrapped))*size*leading/2
+	content = append(content, "BT 0 g\n"...)
+	for i, l := range wrapped {
+		baseline := top - float64(i)*size*leading - size*0.95
+		content = fmt.Appendf(content, "1 0 0 1 %s %s Tm ", formatReal(x0), formatReal(baseline))
+		var err error
+		if content, err = fonts.Show(content, s, l, size); err != nil {
+			return content, err
+		}
+		content = append(content, '\n')
+	}
+	return append(content, "ET\n"...), nil
 }
 
 // imageXObject writes img as an 8-bit RGB image with FlateDecode and, when

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/pkg/cms"
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 // Level is a PAdES baseline conformance level (ETSI EN 319 142-1).
@@ -34,12 +35,20 @@ const (
 // height.
 type Rect struct{ X, Y, W, H float64 }
 
-// Visible places the signature's appearance on a page.
+// Visible places the signature's appearance on a page. The appearance reads
+// upright however the page is rotated; a box entirely outside the page's
+// visible area is refused with a *PlacementError.
 type Visible struct {
 	Page int  // 1-based page number
-	Rect Rect // where on the page
+	Rect Rect // where on the page, in default user space (unrotated)
 	// Image is an optional PNG (a drawn signature) shown beside the text.
 	Image []byte
+	// Signature is an optional typed signature, drawn large in a
+	// handwriting face (pdffont.SignatureStack) above the details.
+	Signature string
+	// Fallback fonts are tried, in order, for characters the built-in
+	// fonts lack (Han, for one).
+	Fallback []*pdffont.Font
 }
 
 // ValidationData is what a DSS dictionary stores: DER certificates, OCSP
@@ -351,6 +360,9 @@ func signRevision(ctx context.Context, d *document, prefix hashState, o *Options
 	} else {
 		apRef = rv.alloc()
 		rv.setStream(apRef, dict{"Type": name("XObject"), "Subtype": name("Form"), "BBox": array{int64(0), int64(0), int64(0), int64(0)}}, nil)
+	}
+	if isPlacement(err) {
+		return nil, nil, err
 	}
 	if err != nil {
 		return nil, nil, codeErr(CodeSigningError, err, "appearance")
