@@ -67,6 +67,9 @@ func (f *Font) parseCmap4(t []byte) error {
 	if length > len(t) {
 		length = len(t) // some fonts overstate it; the bounds below still hold
 	}
+	if length < 16 {
+		return errors.New("truetype: cmap format 4 too short")
+	}
 	t = t[:length]
 	segX2 := int(u16(t, 6))
 	if segX2%2 != 0 || 16+4*segX2 > len(t) {
@@ -108,13 +111,19 @@ func (f *Font) parseCmap12(t []byte) error {
 	if 16+12*n > int64(len(t)) {
 		return errors.New("truetype: cmap format 12 groups out of range")
 	}
+	var work int64
 	for i := 0; i < int(n); i++ {
 		start, end, g := int64(u32(t, 16+12*i)), int64(u32(t, 16+12*i+4)), int64(u32(t, 16+12*i+8))
 		if end > 0x10FFFF {
 			end = 0x10FFFF
 		}
-		if start > end || end-start > maxCmapRunes {
+		if start > end {
 			continue
+		}
+		// Groups may overlap or map past the glyphs: bound the work, not
+		// only the characters kept.
+		if work += end - start + 1; work > 4*maxCmapRunes {
+			return fmt.Errorf("truetype: cmap format 12 groups cover more than %d characters", 4*maxCmapRunes)
 		}
 		for c := start; c <= end; c++ {
 			if gid := g + c - start; gid < int64(f.numGlyphs) {
