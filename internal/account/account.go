@@ -99,6 +99,19 @@ func (s *Service) GetAccount(ctx context.Context, id string) (*Account, error) {
 	return &a, nil
 }
 
+// GetKey returns an API key's public record by id, revoked or not, for
+// records that name who acted (the audit trail).
+func (s *Service) GetKey(ctx context.Context, id string) (*Key, error) {
+	var k Key
+	if err := s.db.Conn(ctx).Where("id = ?", id).Take(&k).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, fmt.Errorf("API key %s: %w", id, ErrNotFound)
+		}
+		return nil, fmt.Errorf("get API key %s: %w", id, err)
+	}
+	return &k, nil
+}
+
 // FirstAccount returns the oldest account, or ErrNotFound.
 func (s *Service) FirstAccount(ctx context.Context) (*Account, error) {
 	var a Account

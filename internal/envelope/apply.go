@@ -182,9 +182,12 @@ func (s *Service) signDocuments(ctx context.Context, env *Envelope, r *Recipient
 		}
 		for _, f := range env.fieldsOf(r.ID) {
 			if f.DocumentID == d.DocumentID && (f.Type == FieldSignature || f.Type == FieldInitials) {
-				opts.Visible = &pades.Visible{Page: f.Page, Rect: pades.Rect{X: f.X, Y: f.Y, W: f.Width, H: f.Height}}
-				if r.SignatureType == "drawn" {
+				opts.Visible = &pades.Visible{Page: f.Page, Rect: pades.Rect{X: f.X, Y: f.Y, W: f.Width, H: f.Height}, Fallback: s.Fonts}
+				switch r.SignatureType {
+				case "drawn":
 					opts.Visible.Image = r.SignatureImage
+				case "typed":
+					opts.Visible.Signature = r.SignatureText
 				}
 				break
 			}

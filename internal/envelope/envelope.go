@@ -11,6 +11,7 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
@@ -282,6 +283,21 @@ type Recipient struct {
 	AppliedAt         *time.Time
 	CertificateSerial string
 	RemindersSent     int
+}
+
+// DefaultSignText is the consent a signer gives when the envelope sets no
+// signText of its own; the signing page shows it and the audit trail
+// records it.
+const DefaultSignText = "I agree to sign these documents electronically. My electronic signature " +
+	"is as valid as my handwritten signature, and I consent to receive the documents and notices " +
+	"about this transaction electronically."
+
+// ConsentText is the consent text signers of e accept.
+func (e *Envelope) ConsentText() string {
+	if t := strings.TrimSpace(e.SignText); t != "" {
+		return t
+	}
+	return DefaultSignText
 }
 
 // TableName maps Recipient to its table.

@@ -11,11 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
-	"github.com/vellum-sign/vellum/internal/audit"
-	"github.com/vellum-sign/vellum/internal/pdfreport"
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/revocation"
@@ -65,6 +62,7 @@ func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc
 	for i := range view.Documents {
 		rv := finals[view.Documents[i].DocumentID]
 		view.Documents[i].CurrentSHA256, view.Documents[i].CurrentSize = rv.sha256, rv.size
+		view.Documents[i].CurrentBlobKey = rv.key
 	}
 	now := s.now()
 	view.Status, view.CompletedAt = StatusCompleted, &now
@@ -332,146 +330,6 @@ func zipName(filename string, used map[string]int) string {
 	}
 	used[base+".pdf"]++
 	return name
-}
-
-// --- audit trail ---------------------------------------------------------
-
-func fmtTime(t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
-}
-
-// renderAuditTrail writes the audit-trail PDF of env (unsealed).
-func (s *Service) renderAuditTrail(ctx context.Context, env *Envelope, final bool) ([]byte, error) {
-	events, err := s.EventLog.List(ctx, env.ID)
-	if err != nil {
-		return nil, err
-	}
-	acctName := env.AccountID
-	if s.Accounts != nil {
-		if a, err := s.Accounts.GetAccount(ctx, env.AccountID); err == nil {
-			acctName = a.Name + " (" + a.ID + ")"
-		}
-	}
-	d := pdfreport.New("Audit trail " + env.ID)
-	d.Title("Audit trail")
-	if !final {
-		d.Para("INTERIM REPORT: the envelope is not final; this report is not sealed and will be replaced by the sealed audit trail once the envelope ends.")
-	}
-	d.KV("Envelope", env.ID)
-	d.KV("Subject", env.Subject)
-	d.KV("Account", acctName)
-	d.KV("Environment", string(env.Environment))
-	d.KV("Status", string(env.Status))
-	d.KV("Signing order", string(env.SigningOrder))
-	d.KV("Created", fmtTime(&env.CreatedAt))
-	d.KV("Sent", fmtTime(env.SentAt))
-	switch env.Status {
-	case StatusCompleted:
-		d.KV("Completed", fmtTime(env.CompletedAt))
-	case StatusDeclined:
-		d.KV("Declined", fmtTime(env.DeclinedAt))
-	case StatusVoided:
-		d.KV("Voided", fmtTime(env.VoidedAt))
-		d.KV("Void reason", env.VoidReason)
-	case StatusExpired:
-		d.KV("Expired", fmtTime(env.ExpiredAt))
-	}
-	if env.ExternalReference != "" {
-		d.KV("External reference", env.ExternalReference)
-	}
-
-	d.Heading("Documents")
-	for i, doc := range env.Documents {
-		d.KV(fmt.Sprintf("Document %d", i+1), doc.Filename+" ("+doc.DocumentID+")")
-		d.KV("Pages", fmt.Sprint(doc.Pages))
-		d.KV("SHA-256 original", "")
-		d.Mono(doc.OriginalSHA256, 130)
-		label := "SHA-256 current"
-		if env.Status == StatusCompleted {
-			label = "SHA-256 final"
-		}
-		d.KV(label, "")
-		d.Mono(doc.CurrentSHA256, 130)
-		d.Space(4)
-	}
-
-	d.Heading("Consent text")
-	if env.SignText != "" {
-		d.Para(env.SignText)
-	} else {
-		d.Para("I agree to sign these documents electronically. (default consent; no signText was configured)")
-	}
-
-	d.Heading("Recipients")
-	for _, r := range env.Recipients {
-		d.KV(string(r.Role), r.Name+" <"+r.Email+">")
-		d.KV("Routing order", fmt.Sprint(r.RoutingOrder))
-		d.KV("Authentication", string(r.AuthMethod))
-		d.KV("Status", string(r.Status))
-		d.KV("Invited", fmtTime(r.NotifiedAt))
-		d.KV("Viewed", fmtTime(r.ViewedAt))
-		d.KV("Signed", fmtTime(r.SignedAt))
-		if r.DeclinedAt != nil {
-			d.KV("Declined", fmtTime(r.DeclinedAt))
-			d.KV("Decline reason", r.DeclineReason)
-		}
-		if r.IP != "" {
-			d.KV("IP address", r.IP)
-			d.KV("User agent", r.UserAgent)
-		}
-		if r.CertificateSerial != "" {
-			d.KV("Certificate serial", r.CertificateSerial)
-		}
-		switch r.SignatureType {
-		case "typed":
-			d.KV("Signature (typed)", r.SignatureText)
-		case "drawn":
-			d.KV("Signature (drawn)", "")
-			if err := d.Image(r.SignatureImage, 130, 160, 60); err != nil {
-				d.KV("", "(image unreadable)")
-			}
-		case "approval":
-			d.KV("Approval", "approved")
-		}
-		d.Rule()
-	}
-
-	d.Heading("Event log (SHA-256 hash chain)")
-	chain := "verified: every event hashes to the next event's previous hash"
-	if err := audit.Verify(events); err != nil {
-		chain = "BROKEN: " + err.Error()
-	}
-	d.Para("Chain " + chain + ". Each hash is SHA-256 over the previous hash and the event's canonical JSON.")
-	for _, e := range events {
-		line := fmt.Sprintf("#%d  %s  %s  by %s", e.Seq, e.At.UTC().Format("2006-01-02 15:04:05.000Z"), e.Type, e.Actor)
-		if e.IP != "" {
-			line += "  from " + e.IP
-		}
-		d.Para(line)
-		if serial := e.Details["certificateSerial"]; serial != "" {
-			d.Mono("certificate serial "+serial, 12)
-		}
-		for _, h := range e.DocumentHashes {
-			d.Mono(h.DocumentID+" "+h.SHA256, 12)
-		}
-		d.Mono("hash "+e.Hash, 12)
-	}
-
-	d.Heading("Certificates")
-	for _, r := range env.Recipients {
-		if r.CertificateSerial != "" {
-			d.KV(r.Name, "signer certificate serial "+r.CertificateSerial)
-		}
-	}
-	if s.PKI != nil {
-		seal := s.PKI.Seal().Cert
-		d.KV("Platform seal", seal.Subject.CommonName+", serial "+strings.ToUpper(seal.SerialNumber.Text(16)))
-	}
-	d.Para("Generated " + s.now().Format("2006-01-02 15:04:05 UTC") + " by Vellum.")
-	return d.Bytes()
 }
 
 // --- downloads ------------------------------------------------------------

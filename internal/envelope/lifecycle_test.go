@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vellum-sign/vellum/internal/audit"
 	"github.com/vellum-sign/vellum/internal/mail/mailtest"
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
@@ -183,7 +184,7 @@ func TestLifecycle_TwoDocumentsTwoSequentialSignersAndCC_Completes(t *testing.T)
 	// Events: chained, with the expected story.
 	ev := c.do(http.MethodGet, "/api/v1/envelopes/"+id+"/events", nil).json(t)
 	var types []string
-	prev := strings.Repeat("0", 64)
+	prev := audit.Genesis(id) // the chain starts from the envelope's id
 	for _, x := range ev["data"].([]any) {
 		em := x.(map[string]any)
 		types = append(types, em["type"].(string))

@@ -28,6 +28,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/webhook"
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 // Publisher fans events out to webhooks inside the caller's transaction.
@@ -59,6 +60,9 @@ type Deps struct {
 	PKI         PKI
 	Timestamper cms.Timestamper
 	Revocation  pades.RevocationFunc
+	// Fonts are tried, in order, for characters of names and text the
+	// built-in fonts lack, in stamps and audit trails (VELLUM_FONT_PATH).
+	Fonts []*pdffont.Font
 	// PublicURL is the base of signUrl links and e-mailed links.
 	PublicURL string
 	// TokenKey (≥ 32 bytes) derives signing tokens and one-time codes from

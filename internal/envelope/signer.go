@@ -176,7 +176,7 @@ func (s *Service) usable(sc *signerCtx, acting bool) error {
 func (s *Service) signerView(sc *signerCtx) *SignerView {
 	env, r, ss := sc.env, sc.r, sc.ss
 	v := &SignerView{
-		Envelope: SignerEnvelope{ID: env.ID, Subject: env.Subject, Message: env.Message, SignText: env.SignText,
+		Envelope: SignerEnvelope{ID: env.ID, Subject: env.Subject, Message: env.Message, SignText: env.ConsentText(),
 			Status: env.Status, SigningOrder: env.SigningOrder, ExpiresAt: utc(env.ExpiresAt)},
 		Recipient: SignerRecipient{ID: r.ID, Name: r.Name, Email: r.Email, Role: r.Role, Status: r.Status,
 			AuthMethod: r.AuthMethod, SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt)},
@@ -466,9 +466,7 @@ func (s *Service) Sign(ctx context.Context, token string, in SignInput, actor Ac
 		}
 		actor.Name = "recipient:" + r.ID
 		details := map[string]string{"role": string(r.Role), "auth": string(r.AuthMethod), "signatureType": r.SignatureType}
-		if sc.env.SignText != "" {
-			details["consentTextSha256"] = sha256Hex([]byte(sc.env.SignText))
-		}
+		details["consentTextSha256"] = sha256Hex([]byte(sc.env.ConsentText()))
 		if err := s.record(ctx, sc.env, "recipient.signed", actor, r.ID, details); err != nil {
 			return err
 		}

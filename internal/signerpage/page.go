@@ -16,12 +16,6 @@ func parseTemplates(assets *assetSet) (*template.Template, error) {
 	return template.New("").Funcs(template.FuncMap{"asset": assets.url}).ParseFS(templateFS, "templates/*.html")
 }
 
-// defaultSignText is shown when the envelope sets no consent text of its
-// own.
-const defaultSignText = "I agree to sign these documents electronically. My electronic signature " +
-	"is as valid as my handwritten signature, and I consent to receive the documents and notices " +
-	"about this transaction electronically."
-
 // pageData is what page.html renders: either the signing form or a page
 // explaining why there is nothing (more) to do.
 type pageData struct {
@@ -188,9 +182,6 @@ func viewPage(v *signerView, token string) *pageData {
 		Approve:  strings.EqualFold(v.Recipient.Role, "APPROVER"),
 		SignText: strings.TrimSpace(v.Envelope.SignText),
 		API:      base,
-	}
-	if d.SignText == "" {
-		d.SignText = defaultSignText
 	}
 	switch strings.ToUpper(v.Recipient.AuthMethod) {
 	case "EMAIL_OTP":
