@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/vellum-sign/vellum/internal/account"
+
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 // Limits of an envelope (Certyneo's and Signicat's where they have one).
@@ -172,7 +174,7 @@ func (c *checker) httpURL(field, v string) {
 
 // validate checks a complete input, reporting every problem at once. now
 // anchors the 45-day horizons.
-func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLookup, now time.Time) (ValidationError, error) {
+func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLookup, now time.Time, fonts []*pdffont.Font) (ValidationError, error) {
 	c := &checker{}
 	c.text("subject", in.Subject, MaxSubjectLen, true, true)
 	c.text("message", in.Message, MaxMessageLen, false, false)
@@ -257,6 +259,9 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 			c.add(p+"email", "must be a bare e-mail address such as name@example.com")
 		}
 		c.text(p+"name", r.Name, MaxNameLen, true, true)
+		if r.Role == RoleSigner {
+			c.drawable(p+"name", r.Name, nameStack(fonts))
+		}
 		switch r.Role {
 		case RoleSigner, RoleApprover:
 			acting++

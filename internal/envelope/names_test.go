@@ -77,3 +77,45 @@ func TestNames_EveryScriptRoundTripsThroughStampAndAuditTrail(t *testing.T) {
 		t.Errorf("a character was printed as '?'")
 	}
 }
+
+// Names a stamp cannot draw are refused with a 400 naming the field and
+// the character, when they are given: never printed as '?' later.
+func TestNames_UndrawableNamesAreRefusedWhenGiven(t *testing.T) {
+	c := newClient(t)
+	doc := c.upload("c.pdf", samplePDF("C", 1))
+	create := func(signer, cc string) response {
+		return c.do(http.MethodPost, "/api/v1/envelopes", map[string]any{
+			"subject": "s", "documentIds": []string{doc},
+			"recipients": []map[string]any{
+				{"email": "s@example.com", "name": signer, "role": "SIGNER"},
+				{"email": "cc@example.com", "name": cc, "role": "CC"},
+			},
+		})
+	}
+	for name, want := range map[string]string{
+		"مريم العلي": "right-to-left script",
+		"דוד לוי":    "right-to-left script",
+		"राम शर्मा":  "needs glyph shaping",
+		"王小明":        "no font of this server can draw",
+	} {
+		r := create(name, "Carol")
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "recipients[0].name") || !strings.Contains(string(r.body), want) {
+			t.Errorf("signer %q: %d %s", name, r.status, r.body)
+		}
+	}
+	// A CC's name is never stamped: any script is fine.
+	r := create("Jana Nováková", "مريم العلي")
+	if r.status != http.StatusCreated {
+		t.Fatalf("CC with an Arabic name: %d %s", r.status, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	if r = c.do(http.MethodPost, "/api/v1/envelopes/"+id+"/send", nil); r.status != http.StatusOK {
+		t.Fatalf("send: %d %s", r.status, r.body)
+	}
+	tok := c.tokenOf(id, "s@example.com")
+	r = do(t, "", http.MethodPost, "/api/v1/signer/"+tok+"/sign", map[string]any{
+		"consent": true, "signature": map[string]any{"type": "typed", "text": "王小明"}})
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "signature.text") {
+		t.Errorf("typed Han signature: %d %s", r.status, r.body)
+	}
+}

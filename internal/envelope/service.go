@@ -257,7 +257,7 @@ func (s *Service) lookupDocument(ctx context.Context, scope account.Scope, id st
 func (s *Service) Create(ctx context.Context, scope account.Scope, actor Actor, in Input) (*Envelope, error) {
 	normalize(&in)
 	now := s.now()
-	verrs, err := validate(ctx, scope, &in, s.lookupDocument, now)
+	verrs, err := validate(ctx, scope, &in, s.lookupDocument, now, s.Fonts)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +413,7 @@ func (s *Service) Update(ctx context.Context, scope account.Scope, actor Actor, 
 		in := inputOf(env)
 		p.apply(&in)
 		normalize(&in)
-		verrs, err := validate(ctx, scope, &in, s.lookupDocument, s.now())
+		verrs, err := validate(ctx, scope, &in, s.lookupDocument, s.now(), s.Fonts)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/vellum-sign/vellum/internal/jobs"
+
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 // One-time code rules (issue 5): six digits, ten minutes, five attempts.
@@ -352,7 +354,7 @@ func (s *Service) authenticate(ctx context.Context, sc *signerCtx, in *SignInput
 	return nil, nil
 }
 
-func checkSignInput(env *Envelope, r *Recipient, in *SignInput) ValidationError {
+func checkSignInput(env *Envelope, r *Recipient, in *SignInput, fonts []*pdffont.Font) ValidationError {
 	c := &checker{}
 	if !in.Consent {
 		c.add("consent", "must be true: the signer consents to the sign text and to signing electronically")
@@ -360,6 +362,7 @@ func checkSignInput(env *Envelope, r *Recipient, in *SignInput) ValidationError 
 	switch in.SignatureType {
 	case "typed":
 		c.text("signature.text", in.Text, MaxSignatureText, true, true)
+		c.drawable("signature.text", in.Text, pdffont.SignatureStack(in.Text, fonts...))
 	case "drawn":
 		if len(in.Image) == 0 || len(in.Image) > MaxSignatureImage {
 			c.add("signature.image", "must be a PNG data URL of at most 512 KiB")
@@ -424,7 +427,7 @@ func (s *Service) Sign(ctx context.Context, token string, in SignInput, actor Ac
 		if err != nil {
 			return err
 		}
-		if verrs := checkSignInput(sc.env, sc.r, &in); len(verrs) > 0 {
+		if verrs := checkSignInput(sc.env, sc.r, &in, s.Fonts); len(verrs) > 0 {
 			return verrs
 		}
 		if authFailed, err = s.authenticate(ctx, sc, &in); err != nil || authFailed != nil {
