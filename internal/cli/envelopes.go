@@ -9,6 +9,8 @@ import (
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/pkg/revocation"
+
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 // buildMailer picks SMTP when VELLUM_SMTP_HOST is set, else the logging dev
@@ -38,11 +40,20 @@ func (a *app) buildEnvelopes(ctx context.Context) error {
 	if generated && a.cfg.DataDir == "" {
 		a.log.Warn("VELLUM_TOKEN_SECRET is not set: signing-link tokens derive from a key kept in the database")
 	}
+	fonts := make([]*pdffont.Font, 0, len(a.cfg.FontPaths))
+	for _, p := range a.cfg.FontPaths {
+		f, err := pdffont.ParseFile(p)
+		if err != nil {
+			return fmt.Errorf("VELLUM_FONT_PATH: %w", err)
+		}
+		fonts = append(fonts, f)
+	}
 	deps := envelope.Deps{
 		DB: a.db, Outbox: a.outbox, Blobs: a.blob, Documents: a.docs, Accounts: a.accounts,
 		EventLog: audit.NewLog(a.db), Mailer: a.mailer, PKI: a.pki,
 		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root())),
 		PublicURL:  a.cfg.PublicURL, TokenKey: key, Log: a.log.With("component", "envelopes"),
+		Fonts: fonts,
 	}
 	if a.webhooks != nil {
 		deps.Publisher = a.webhooks

@@ -19,6 +19,8 @@ import (
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/revocation"
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
+
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 // runPDF implements `vellum pdf sign` and `vellum pdf verify`: the signing
@@ -61,6 +63,8 @@ func runPDFSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	reason := fs.String("reason", "", "reason for signing")
 	location := fs.String("location", "", "location of signing")
 	image := fs.String("image", "", "PNG image of a drawn signature for the visible appearance")
+	typed := fs.String("signature", "", "typed signature drawn in a handwriting face on the visible appearance")
+	fontPath := fs.String("font", os.Getenv("VELLUM_FONT_PATH"), "comma-separated TrueType fonts for characters the built-in fonts lack (default $VELLUM_FONT_PATH)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -116,9 +120,20 @@ func runPDFSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return fmt.Errorf("pdf sign: --image: %w", err)
 			}
 		}
+		for _, p := range strings.Split(*fontPath, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			f, err := pdffont.ParseFile(p)
+			if err != nil {
+				return fmt.Errorf("pdf sign: --font: %w", err)
+			}
+			v.Fallback = append(v.Fallback, f)
+		}
+		v.Signature = *typed
 		opts.Visible = v
-	} else if *image != "" {
-		return errors.New("pdf sign: --image needs --visible")
+	} else if *image != "" || *typed != "" {
+		return errors.New("pdf sign: --image and --signature need --visible")
 	}
 
 	src, err := os.Open(*in)

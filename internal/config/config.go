@@ -60,6 +60,10 @@ type Config struct {
 
 	Webhook WebhookConfig
 
+	// FontPaths are TrueType fonts tried, in order, for characters of names
+	// and text the built-in fonts lack (VELLUM_FONT_PATH).
+	FontPaths []string
+
 	// DataDir holds everything `vellum dev` keeps (VELLUM_DATA_DIR).
 	DataDir string
 	// DevAPIKey makes `vellum dev` use this test key (VELLUM_DEV_API_KEY).
@@ -163,6 +167,7 @@ var Vars = []Var{
 	{"VELLUM_WEBHOOK_ALLOW_HTTP", "false", "accept http:// webhook URLs, not only https:// (vellum dev: true)"},
 	{"VELLUM_WEBHOOK_TIMEOUT", "10s", "time limit of one webhook delivery attempt"},
 	{"VELLUM_WEBHOOK_RETENTION", "720h", "keep finished webhook deliveries and their attempt logs this long"},
+	{"VELLUM_FONT_PATH", "", "comma-separated TrueType fonts (.ttf, .ttc) for characters the built-in Latin/Greek/Cyrillic fonts lack, e.g. Han; right-to-left scripts are refused whatever the font"},
 	{"VELLUM_DATA_DIR", "./.vellum", "vellum dev: where the SQLite file, blobs and dev PKI live"},
 	{"VELLUM_DEV_API_KEY", "", "vellum dev: use this sk_test_… key instead of generating one"},
 }
@@ -244,6 +249,7 @@ func Load() (*Config, error) {
 		IPRateLimitPerMinute: intVar("VELLUM_IP_RATE_LIMIT_PER_MINUTE"),
 		IPRateLimitBurst:     intVar("VELLUM_IP_RATE_LIMIT_BURST"),
 		MaxUploadBytes:       int64(intVar("VELLUM_MAX_UPLOAD_BYTES")),
+		FontPaths:            splitList(get("VELLUM_FONT_PATH")),
 		DataDir:              get("VELLUM_DATA_DIR"),
 		DevAPIKey:            get("VELLUM_DEV_API_KEY"),
 		Webhook: WebhookConfig{

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sync"
 
 	"github.com/vellum-sign/vellum/pkg/truetype"
@@ -50,6 +51,19 @@ func Parse(data []byte) (*Font, error) {
 		name = "Font"
 	}
 	return &Font{tt: tt, name: name}, nil
+}
+
+// ParseFile reads a font file for Parse; errors name the file.
+func ParseFile(path string) (*Font, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
 }
 
 // Name is the font's PostScript name.
