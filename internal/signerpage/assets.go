@@ -1,6 +1,7 @@
 package signerpage
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 // static holds the page's stylesheet and script. They are served from the
@@ -33,8 +36,33 @@ type assetSet struct {
 	urls     map[string]string
 }
 
+// fonts are the typed-signature faces, served from pkg/pdffont's copies so
+// the preview is drawn with the very files the stamp embeds.
+var fonts = map[string][]byte{
+	"signature-handwriting.ttf":  pdffont.HandwritingFile(),
+	"signature-serif-italic.ttf": pdffont.SerifItalicFile(),
+}
+
 func loadAssets(prefix string) (*assetSet, error) {
 	set := &assetSet{byHashed: map[string]*asset{}, urls: map[string]string{}}
+	add := func(name string, body []byte) {
+		sum := sha256.Sum256(body)
+		hash := hex.EncodeToString(sum[:])[:16]
+		ext := path.Ext(name)
+		hashed := strings.TrimSuffix(name, ext) + "." + hash + ext
+		ct := mime.TypeByExtension(ext)
+		switch {
+		case ext == ".ttf":
+			ct = "font/ttf"
+		case ct == "":
+			ct = "application/octet-stream"
+		}
+		set.byHashed[hashed] = &asset{body: body, contentType: ct, etag: `"` + hash + `"`}
+		set.urls[name] = prefix + hashed
+	}
+	for name, body := range fonts {
+		add(name, body)
+	}
 	err := fs.WalkDir(static, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -43,17 +71,14 @@ func loadAssets(prefix string) (*assetSet, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
-		hash := hex.EncodeToString(sum[:])[:16]
-		name := path.Base(p)
-		ext := path.Ext(name)
-		hashed := strings.TrimSuffix(name, ext) + "." + hash + ext
-		ct := mime.TypeByExtension(ext)
-		if ct == "" {
-			ct = "application/octet-stream"
+		if path.Ext(p) == ".css" {
+			// Stylesheets name fonts by logical name; the fingerprinted URL
+			// goes in before the stylesheet's own hash is taken.
+			for name := range fonts {
+				body = bytes.ReplaceAll(body, []byte(`url("`+name+`")`), []byte(`url("`+set.urls[name]+`")`))
+			}
 		}
-		set.byHashed[hashed] = &asset{body: body, contentType: ct, etag: `"` + hash + `"`}
-		set.urls[name] = prefix + hashed
+		add(path.Base(p), body)
 		return nil
 	})
 	return set, err

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+
+	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 //go:embed templates/*.html
@@ -35,6 +38,11 @@ type pageData struct {
 	OTP        bool
 	AccessCode bool
 	SignText   string
+	// Handwriting lists the characters the handwriting face has, as hex
+	// ranges ("20-7e,a0-ff"), so the script picks the preview face as the
+	// stamp will; TypedSerif is that choice for the name the page opens with.
+	Handwriting string
+	TypedSerif  bool
 	// API is the token's signer API base path, which the script calls.
 	API        string
 	SuccessURL string
@@ -178,10 +186,12 @@ func viewPage(v *signerView, token string) *pageData {
 		Message: v.Envelope.Message,
 		Recipient: recipientData{Name: v.Recipient.Name, Email: v.Recipient.Email,
 			MaskedEmail: maskEmail(v.Recipient.Email)},
-		ViewOnly: !v.Session.CanSign || !roleActs(v.Recipient.Role),
-		Approve:  strings.EqualFold(v.Recipient.Role, "APPROVER"),
-		SignText: strings.TrimSpace(v.Envelope.SignText),
-		API:      base,
+		ViewOnly:    !v.Session.CanSign || !roleActs(v.Recipient.Role),
+		Approve:     strings.EqualFold(v.Recipient.Role, "APPROVER"),
+		SignText:    strings.TrimSpace(v.Envelope.SignText),
+		Handwriting: handwritingRanges(),
+		TypedSerif:  pdffont.SignatureStack(v.Recipient.Name)[0] != pdffont.Handwriting(),
+		API:         base,
 	}
 	switch strings.ToUpper(v.Recipient.AuthMethod) {
 	case "EMAIL_OTP":
@@ -267,3 +277,15 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// handwritingRanges is the handwriting face's coverage for the page.
+var handwritingRanges = sync.OnceValue(func() string {
+	var b strings.Builder
+	for i, r := range pdffont.Handwriting().Ranges() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%x-%x", r[0], r[1])
+	}
+	return b.String()
+})

@@ -25,7 +25,7 @@ import (
 // (the document previews) and API calls; data: and blob: images are the
 // drawn-signature preview. No inline script or style is needed anywhere,
 // so none is allowed, and the page cannot be framed (clickjacking).
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; " +
 	"img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; object-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 

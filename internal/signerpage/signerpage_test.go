@@ -1,6 +1,7 @@
 package signerpage
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -343,6 +344,44 @@ func TestMaskEmail(t *testing.T) {
 	} {
 		if got := maskEmail(in); got != want {
 			t.Errorf("maskEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The typed preview is drawn with the files the stamp embeds, served from
+// our own origin, and picks the face the stamp will pick.
+func TestPage_TypedPreviewUsesTheStampsFaces(t *testing.T) {
+	if !strings.Contains(contentSecurityPolicy, "font-src 'self'") {
+		t.Errorf("CSP does not admit our own fonts: %s", contentSecurityPolicy)
+	}
+	h, err := New(&fakeAPI{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cssURL, _ := h.assets.url("signer.css")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, cssURL, nil))
+	for name, want := range fonts {
+		u, err := h.assets.url(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rec.Body.String(), `url("`+u+`")`) {
+			t.Errorf("stylesheet does not load %s from %s", name, u)
+		}
+		frec := httptest.NewRecorder()
+		h.ServeHTTP(frec, httptest.NewRequest(http.MethodGet, u, nil))
+		if frec.Code != 200 || frec.Header().Get("Content-Type") != "font/ttf" || !bytes.Equal(frec.Body.Bytes(), want) {
+			t.Errorf("%s: %d %s, %d bytes", u, frec.Code, frec.Header().Get("Content-Type"), frec.Body.Len())
+		}
+	}
+	for name, serif := range map[string]bool{"Ada Lovelace": false, "Antonín Dvořák": true, "Әлихан": true} {
+		_, body := serve(t, &fakeAPI{status: 200, body: view(func(v map[string]any) {
+			v["recipient"].(map[string]any)["name"] = name
+		})}, "/s/"+token)
+		got := strings.Contains(body, `class="typed-preview serif"`)
+		if got != serif || !strings.Contains(body, `data-handwriting="20-7e,`) {
+			t.Errorf("%s: serif preview %v, want %v", name, got, serif)
 		}
 	}
 }

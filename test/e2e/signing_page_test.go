@@ -215,6 +215,52 @@ func TestSigningPage(t *testing.T) {
 		app.waitRecipient(env.ID, 0, "SIGNED", 30*time.Second)
 	})
 
+	t.Run("typed preview in the stamp's faces", func(t *testing.T) {
+		app := app.in(t)
+		env := app.sendEnvelope(map[string]any{
+			"subject":     "Faces",
+			"documentIds": []string{docID},
+			"recipients":  []map[string]any{{"email": "jane@example.com", "name": "Jane Q. Public", "role": "SIGNER"}},
+		})
+		if err := chromedp.Do(browser,
+			chromedp.Navigate(env.Recipients[0].SignURL),
+			chromedp.WaitVisible(chromedp.ID("typed-preview")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		// Both faces load from our own origin under the page's CSP, and the
+		// browser's font sanitiser accepts the subsets pkg/truetype wrote.
+		const load = `Promise.all([document.fonts.load('40px "Vellum Handwriting"', 'Jane'), document.fonts.load('40px "Vellum Serif Italic"', 'Ұлы')]);` +
+			`[...document.fonts].map(f => f.family + '=' + f.status).sort().join(' ')`
+		var faces string
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			faces, _ = chromedp.Run(browser, chromedp.Evaluate[string](load))
+			if !strings.Contains(faces, "loading") && !strings.Contains(faces, "unloaded") {
+				break
+			}
+		}
+		if faces != `"Vellum Handwriting"=loaded "Vellum Serif Italic"=loaded` && faces != "Vellum Handwriting=loaded Vellum Serif Italic=loaded" {
+			t.Fatalf("signature faces: %s", faces)
+		}
+		class := func() string {
+			c, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.getElementById('typed-preview').className + ' ' + getComputedStyle(document.getElementById('typed-preview')).fontFamily`))
+			return c
+		}
+		if c := class(); c != `typed-preview "Vellum Handwriting", cursive` {
+			t.Errorf("a Latin name previews as %q, want the handwriting face", c)
+		}
+		screenshot(t, browser, "typed-preview-handwriting")
+		if err := chromedp.Do(browser, chromedp.SendKeys(chromedp.ID("typed-name"), " Dvořák Ұлы")); err != nil {
+			t.Fatal(err)
+		}
+		// Kristi has no ř: the whole name switches to the serif italic, as
+		// pdffont.SignatureStack draws it on the stamp.
+		if c := class(); c != `typed-preview serif "Vellum Serif Italic", serif` {
+			t.Errorf("a name with ř and Ұ previews as %q, want the serif italic", c)
+		}
+		screenshot(t, browser, "typed-preview-serif")
+	})
+
 	t.Run("keyboard only", func(t *testing.T) {
 		app := app.in(t)
 		env := app.sendEnvelope(map[string]any{

@@ -316,9 +316,33 @@
     var checked = document.querySelector('input[name="sig-mode"]:checked');
     return checked ? checked.value : 'typed';
   }
+  // The stamp writes a typed signature in the handwriting face when that
+  // face has every character of it, else wholly in the serif italic
+  // (pdffont.SignatureStack); the preview chooses the same way.
+  var handwriting = (typedPreview && typedPreview.getAttribute('data-handwriting') || '').split(',').map(function (r) {
+    var p = r.split('-');
+    return [parseInt(p[0], 16), parseInt(p[1], 16)];
+  });
+  function inHandwriting(text) {
+    for (var i = 0; i < text.length; i++) {
+      var c = text.codePointAt(i);
+      if (c > 0xffff) {
+        i++;
+      }
+      if (c < 0x20 || (c >= 0x7f && c < 0xa0)) {
+        continue;
+      }
+      var ok = handwriting.some(function (r) { return c >= r[0] && c <= r[1]; });
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
+  }
   if (typed) {
     typed.addEventListener('input', function () {
       typedPreview.textContent = typed.value;
+      typedPreview.classList.toggle('serif', !inHandwriting(typed.value));
     });
     Array.prototype.forEach.call(document.querySelectorAll('input[name="sig-mode"]'), function (r) {
       r.addEventListener('change', function () {
