@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/vellum-sign/vellum/pkg/pdffont"
+	"github.com/vellum-sign/vellum/pkg/pdfimage"
 )
 
 // Page geometry (A4 in points) and layout.
@@ -146,8 +147,14 @@ func (d *Doc) Para(text string) {
 const kvSize, labelW = 9.0, 130.0
 
 // KV writes "label: value", the value wrapped beside the label.
-func (d *Doc) KV(label, value string) {
-	lines := d.wrap(value, d.regular, kvSize, pageW-2*margin-labelW)
+func (d *Doc) KV(label, value string) { d.kv(label, value, d.regular, kvSize) }
+
+// KVMono writes a label with a monospaced value (a hash, a serial number)
+// beside it.
+func (d *Doc) KVMono(label, value string) { d.kv(label, value, d.mono, 8) }
+
+func (d *Doc) kv(label, value string, s pdffont.Stack, size float64) {
+	lines := d.wrap(value, s, size, pageW-2*margin-labelW)
 	labels := d.wrap(label, d.bold, kvSize, labelW-6)
 	for i := 0; i < max(len(lines), len(labels)); i++ {
 		d.ensure(kvSize * lineGap)
@@ -156,24 +163,7 @@ func (d *Doc) KV(label, value string) {
 			d.show(labels[i], d.bold, kvSize, margin, d.y)
 		}
 		if i < len(lines) && lines[i] != "" {
-			d.show(lines[i], d.regular, kvSize, margin+labelW, d.y)
-		}
-	}
-}
-
-// KVMono writes a label with a monospaced value (a hash, a serial number)
-// beside it.
-func (d *Doc) KVMono(label, value string) {
-	lines := d.wrap(value, d.mono, 8, pageW-2*margin-labelW)
-	labels := d.wrap(label, d.bold, kvSize, labelW-6)
-	for i := 0; i < max(len(lines), len(labels)); i++ {
-		d.ensure(kvSize * lineGap)
-		d.y -= kvSize * lineGap
-		if i < len(labels) {
-			d.show(labels[i], d.bold, kvSize, margin, d.y)
-		}
-		if i < len(lines) {
-			d.show(lines[i], d.mono, 8, margin+labelW, d.y)
+			d.show(lines[i], s, size, margin+labelW, d.y)
 		}
 	}
 }
@@ -217,25 +207,7 @@ func (d *Doc) Image(data []byte, indent, maxW, maxH float64) error {
 func toPDFImage(img image.Image) *pdfImage {
 	b := img.Bounds()
 	pi := &pdfImage{w: b.Dx(), h: b.Dy()}
-	pi.rgb = make([]byte, 0, pi.w*pi.h*3)
-	alpha := make([]byte, 0, pi.w*pi.h)
-	opaque := true
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, a := img.At(x, y).RGBA()
-			if a > 0 && a < 0xffff {
-				r, g, bl = r*0xffff/a, g*0xffff/a, bl*0xffff/a
-			}
-			pi.rgb = append(pi.rgb, byte(r>>8), byte(g>>8), byte(bl>>8))
-			alpha = append(alpha, byte(a>>8))
-			if a != 0xffff {
-				opaque = false
-			}
-		}
-	}
-	if !opaque {
-		pi.alpha = alpha
-	}
+	pi.rgb, pi.alpha = pdfimage.Samples(img)
 	return pi
 }
 

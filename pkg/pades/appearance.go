@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/pkg/pdffont"
+	"github.com/vellum-sign/vellum/pkg/pdfimage"
 )
 
 // PlacementError means a visible signature cannot go where it was asked
@@ -323,23 +324,7 @@ func (rv *revision) imageXObject(img image.Image) (ref, error) {
 	if b.Dx() < 1 || b.Dy() < 1 || b.Dx()*b.Dy() > 16<<20 {
 		return ref{}, fmt.Errorf("image of %dx%d pixels is unsupported", b.Dx(), b.Dy())
 	}
-	rgb := make([]byte, 0, b.Dx()*b.Dy()*3)
-	alpha := make([]byte, 0, b.Dx()*b.Dy())
-	opaque := true
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, a := img.At(x, y).RGBA()
-			// RGBA is premultiplied; PDF wants straight colour plus a mask.
-			if a > 0 && a < 0xffff {
-				r, g, bl = r*0xffff/a, g*0xffff/a, bl*0xffff/a
-			}
-			rgb = append(rgb, byte(r>>8), byte(g>>8), byte(bl>>8))
-			alpha = append(alpha, byte(a>>8))
-			if a != 0xffff {
-				opaque = false
-			}
-		}
-	}
+	rgb, alpha := pdfimage.Samples(img)
 	imgDict := func(cs name, data []byte) (dict, []byte) {
 		return dict{
 			"Type": name("XObject"), "Subtype": name("Image"),
@@ -348,7 +333,7 @@ func (rv *revision) imageXObject(img image.Image) (ref, error) {
 		}, deflate(data)
 	}
 	d, data := imgDict("DeviceRGB", rgb)
-	if !opaque {
+	if alpha != nil {
 		mRef := rv.alloc()
 		md, mdata := imgDict("DeviceGray", alpha)
 		rv.setStream(mRef, md, mdata)
