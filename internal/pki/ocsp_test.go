@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
-	"github.com/vellum-sign/vellum/internal/auditpdf"
+	"github.com/vellum-sign/vellum/internal/pdfreport"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/pkg/pades"
@@ -159,11 +159,14 @@ func TestOCSP_PdfsigOnlineCheckTrustsAndRevokes(t *testing.T) {
 	}
 	sign := func(cred *pki.Credential, name string) string {
 		t.Helper()
-		doc := auditpdf.New(name)
+		doc := pdfreport.New(name)
 		doc.Para("Signed for the OCSP test.")
-		pdf := doc.Bytes()
+		pdf, err := doc.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out bytes.Buffer
-		err := pades.Sign(context.Background(), bytes.NewReader(pdf), int64(len(pdf)), &out, pades.Options{
+		err = pades.Sign(context.Background(), bytes.NewReader(pdf), int64(len(pdf)), &out, pades.Options{
 			Signer: cred.Key, Certificates: append(append(cred.Chain[:0:0], cred.Cert), cred.Chain...), Name: name})
 		if err != nil {
 			t.Fatal(err)
