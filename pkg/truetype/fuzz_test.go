@@ -28,7 +28,7 @@ func FuzzParseAndSubset(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, r := range []rune("Aé0 ") {
+		for _, r := range "Aé0 " {
 			if g, ok := tt.GlyphIndex(r); ok {
 				_ = tt.Advance(g)
 			}
