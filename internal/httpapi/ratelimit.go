@@ -61,22 +61,29 @@ func (l *limiter) allow(c echo.Context, policy, bucket string, lim RateLimit) er
 	if l == nil || lim.PerMinute <= 0 {
 		return nil
 	}
-	burst := max(lim.Burst, 1)
-	res, err := l.rl.Allow(c.Request().Context(), bucket,
-		redis_rate.Limit{Rate: lim.PerMinute, Burst: burst, Period: time.Minute})
+	return l.allowRate(c, policy, bucket, redis_rate.Limit{Rate: lim.PerMinute, Burst: max(lim.Burst, 1), Period: time.Minute})
+}
+
+// allowRate is allow for any GCRA limit.
+func (l *limiter) allowRate(c echo.Context, policy, bucket string, limit redis_rate.Limit) error {
+	res, err := l.rl.Allow(c.Request().Context(), bucket, limit)
 	if err != nil {
 		Logger(c.Request().Context()).Warn("rate limiter unavailable; request allowed", "err", err)
 		return nil
 	}
 	h := c.Response().Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf(`%q;q=%d;w=60`, policy, lim.PerMinute))
+	h.Set("RateLimit-Policy", fmt.Sprintf(`%q;q=%d;w=%d`, policy, limit.Rate, int(limit.Period.Seconds())))
 	h.Set("RateLimit", fmt.Sprintf(`%q;r=%d;t=%d`, policy, res.Remaining, ceilSeconds(res.ResetAfter)))
 	if res.Allowed > 0 {
 		return nil
 	}
 	wait := max(ceilSeconds(res.RetryAfter), 1)
+	per := map[time.Duration]string{time.Minute: "minute", time.Hour: "hour"}[limit.Period]
+	if per == "" {
+		per = fmt.Sprintf("%d minutes", int(limit.Period.Minutes()))
+	}
 	p := NewProblem(http.StatusTooManyRequests, "rate_limited",
-		fmt.Sprintf("rate limit exceeded (%d requests per minute, bursts up to %d); retry in %d s", lim.PerMinute, burst, wait))
+		fmt.Sprintf("rate limit exceeded (%d requests per %s, bursts up to %d); retry in %d s", limit.Rate, per, limit.Burst, wait))
 	return rateLimitedError{Problem: p, retryAfter: wait}
 }
 

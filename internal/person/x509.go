@@ -158,10 +158,7 @@ func attributeValue(v any) string {
 // (most significant attribute last, as RFC 4514 orders it) with the short
 // names above, e.g. "SERIALNUMBER=IIN123456789012,CN=AKHMETOVA AIGUL,C=KZ".
 func FormatName(raw []byte) string {
-	var rdns pkix.RDNSequence
-	if _, err := asn1.Unmarshal(raw, &rdns); err != nil {
-		return ""
-	}
+	rdns := ParseName(raw)
 	parts := make([]string, 0, len(rdns))
 	for i := len(rdns) - 1; i >= 0; i-- {
 		var atvs []string
@@ -200,14 +197,17 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-// subjectRDNs parses the certificate's subject.
-func subjectRDNs(c *x509.Certificate) pkix.RDNSequence {
+// ParseName parses a DER distinguished name; nil when it does not parse.
+func ParseName(raw []byte) pkix.RDNSequence {
 	var rdns pkix.RDNSequence
-	if _, err := asn1.Unmarshal(c.RawSubject, &rdns); err != nil {
+	if _, err := asn1.Unmarshal(raw, &rdns); err != nil {
 		return nil
 	}
 	return rdns
 }
+
+// subjectRDNs parses the certificate's subject.
+func subjectRDNs(c *x509.Certificate) pkix.RDNSequence { return ParseName(c.RawSubject) }
 
 func firstAttribute(rdns pkix.RDNSequence, oid string) string {
 	for _, a := range Attributes(rdns) {
@@ -294,4 +294,48 @@ func inferType(c *x509.Certificate) Type {
 		return TypeServer
 	}
 	return TypePersonal
+}
+
+// gostSignatureNames name GOST signature algorithms, which crypto/x509
+// reports as unknown.
+var gostSignatureNames = map[string]string{
+	"1.2.643.7.1.1.3.2": "GOST R 34.10-2012 with GOST R 34.11-2012 (256 bit)",
+	"1.2.643.7.1.1.3.3": "GOST R 34.10-2012 with GOST R 34.11-2012 (512 bit)",
+	"1.2.643.2.2.3":     "GOST R 34.10-2001 with GOST R 34.11-94",
+}
+
+// SignatureAlgorithm names the algorithm the issuer signed the certificate
+// with (the OID when unknown).
+func SignatureAlgorithm(c *x509.Certificate) string {
+	if c.SignatureAlgorithm != x509.UnknownSignatureAlgorithm {
+		return c.SignatureAlgorithm.String()
+	}
+	var outer struct {
+		TBS       asn1.RawValue
+		Algorithm pkix.AlgorithmIdentifier
+		Signature asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(c.Raw, &outer); err != nil {
+		return "unknown"
+	}
+	oid := outer.Algorithm.Algorithm.String()
+	if n := gostSignatureNames[oid]; n != "" {
+		return n
+	}
+	return oid
+}
+
+// PublicKeySize is the certificate key's size in bits (0 if unknown).
+func PublicKeySize(c *x509.Certificate) int {
+	_, bits := keyAlgorithm(c)
+	return bits
+}
+
+// Extensions decodes every extension of c, in order.
+func Extensions(c *x509.Certificate) []Extension {
+	out := make([]Extension, 0, len(c.Extensions))
+	for _, e := range c.Extensions {
+		out = append(out, DescribeExtension(e.Id, e.Critical, e.Value))
+	}
+	return out
 }

@@ -1,0 +1,48 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+)
+
+// What the surfaces that live at other systems' paths (internal/httpapi/…)
+// share with the native API: the same JSON decoding and problems, and the
+// same Redis rate limiter with their own tables.
+
+// BindJSON decodes a JSON object body into dst as the native API does:
+// transport problems as err, unknown fields and wrong types as invalid.
+func BindJSON(c echo.Context, dst any, contentTypes ...string) (invalid []InvalidParam, err error) {
+	return bindJSON(c, dst, contentTypes...)
+}
+
+// FieldProblem answers a domain's field errors as a validation problem and
+// passes any other error through.
+func FieldProblem(err error) error { return fieldProblem(err) }
+
+// WindowLimit allows N requests per Window, all of which may come at once.
+type WindowLimit struct {
+	N      int
+	Window time.Duration
+}
+
+// RateLimiter spends requests against budgets shared by every instance
+// through Redis. A surface uses it for limits its own documentation sets.
+type RateLimiter struct{ l *limiter }
+
+// NewRateLimiter returns a limiter over rdb; with rdb nil it allows all.
+func NewRateLimiter(rdb redis.UniversalClient) *RateLimiter {
+	return &RateLimiter{l: newLimiter(rdb, RateLimits{})}
+}
+
+// Allow spends one request of bucket under lim. Refused, it returns the 429
+// problem (with Retry-After) to hand to the error handler; policy names the
+// limit in the RateLimit headers (letters only).
+func (r *RateLimiter) Allow(c echo.Context, policy, bucket string, lim WindowLimit) error {
+	if r.l == nil || lim.N <= 0 {
+		return nil
+	}
+	return r.l.allowRate(c, policy, bucket, redis_rate.Limit{Rate: lim.N, Burst: lim.N, Period: lim.Window})
+}
