@@ -120,7 +120,9 @@ func (b *browserish) do(t testing.TB, method, path string, body any, header map[
 	return r
 }
 
-func (b *browserish) xsrf() map[string]string { return map[string]string{"X-XSRF-TOKEN": b.cookies["XSRF-TOKEN"]} }
+func (b *browserish) xsrf() map[string]string {
+	return map[string]string{"X-XSRF-TOKEN": b.cookies["XSRF-TOKEN"]}
+}
 
 func (b *browserish) login(t testing.TB, email, password string) result {
 	t.Helper()
@@ -253,13 +255,13 @@ func TestSignex_LoginListDetailLogout(t *testing.T) {
 		}
 	}
 	for name, wantIn := range map[string]string{
-		"keyUsage":              `["digitalSignature","contentCommitment"]`,
-		"extKeyUsage":           `"name":"kzIndividual"`,
-		"certificatePolicies":   `"oid":"1.2.398.3.3.2.1"`,
-		"subjectAltName":        `{"type":"email","value":"aigul@example.kz"}`,
-		"authorityInfoAccess":   `{"method":"ocsp","location":{"type":"uri","value":"http://test.pki.gov.kz/ocsp/"}}`,
-		"cRLDistributionPoints": `"value":"http://test.pki.gov.kz/crl/nca_gost_test_2022.crl"`,
-		"subjectKeyIdentifier":  `"2d8ed3c145bdc7f8c73d9396675b6a67cb041dba"`,
+		"keyUsage":               `["digitalSignature","contentCommitment"]`,
+		"extKeyUsage":            `"name":"kzIndividual"`,
+		"certificatePolicies":    `"oid":"1.2.398.3.3.2.1"`,
+		"subjectAltName":         `{"type":"email","value":"aigul@example.kz"}`,
+		"authorityInfoAccess":    `{"method":"ocsp","location":{"type":"uri","value":"http://test.pki.gov.kz/ocsp/"}}`,
+		"cRLDistributionPoints":  `"value":"http://test.pki.gov.kz/crl/nca_gost_test_2022.crl"`,
+		"subjectKeyIdentifier":   `"2d8ed3c145bdc7f8c73d9396675b6a67cb041dba"`,
 		"authorityKeyIdentifier": `"keyIdentifier":`,
 	} {
 		if !strings.Contains(exts[name], wantIn) {
