@@ -25,13 +25,16 @@ import (
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/httpapi/signex"
 	"github.com/vellum-sign/vellum/internal/idempotency"
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/mail"
+	"github.com/vellum-sign/vellum/internal/person"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/signerpage"
 	"github.com/vellum-sign/vellum/internal/tsa"
 	"github.com/vellum-sign/vellum/internal/webhook"
+	"github.com/vellum-sign/vellum/internal/websession"
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
@@ -63,6 +66,10 @@ type app struct {
 	envelopes *envelope.Service
 	mailer    mail.Mailer
 	devMail   *mail.Dev
+	// persons holds persons, their certificates and keys; sessions are
+	// the certificate portal's logins.
+	persons  *person.Service
+	sessions *websession.Service
 
 	closers []func()
 }
@@ -185,7 +192,10 @@ func (a *app) initPKI(ctx context.Context, create bool) error {
 	if a.timestamper, err = rfc3161.NewClient(servers); err != nil {
 		return fmt.Errorf("VELLUM_TSA_URLS: %w", err)
 	}
-	return a.buildEnvelopes(ctx)
+	if err := a.buildEnvelopes(ctx); err != nil {
+		return err
+	}
+	return a.buildPersons(ctx)
 }
 
 func openBlob(ctx context.Context, c config.BlobConfig) (blob.Store, error) {
@@ -240,6 +250,8 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		httpapi.WebhookRoutes(a.webhooks),
 		httpapi.EnvelopeRoutes(a.envelopes),
 		httpapi.SignerRoutes(a.envelopes),
+		httpapi.PersonRoutes(a.persons),
+		signex.Routes(signex.Deps{Persons: a.persons, Sessions: a.sessions, Limiter: httpapi.NewRateLimiter(a.redis)}),
 		func(e *echo.Echo, _ *echo.Group) {
 			if a.devMail != nil {
 				e.GET("/dev/mail", echo.WrapHandler(a.devMail.Handler()))

@@ -35,6 +35,7 @@ func commands() []command {
 		{"migrate", "apply database migrations", runMigrate},
 		{"accounts", "manage accounts (accounts create)", runAccounts},
 		{"keys", "manage API keys (keys create)", runKeys},
+		{"persons", "manage persons and their certificates (persons create, persons certificates issue)", runPersons},
 		{"pki", "create the platform PKI for serve and worker (pki init)", runPKI},
 		{"pdf", "sign and verify PDF files locally (pdf sign, pdf verify)", runPDF},
 		{"version", "print the version", runVersion},

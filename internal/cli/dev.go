@@ -58,6 +58,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Blob = config.BlobConfig{Backend: "fs", Dir: filepath.Join(dataDir, "blobs")}
 	cfg.PKI.Dir = filepath.Join(dataDir, "pki")
 	cfg.PKI.TSABuiltin = true
+	if err := devKEK(cfg, dataDir); err != nil {
+		return err
+	}
 
 	// The in-process Redis starts empty on every run; the outbox in the
 	// database is what carries unfinished work across restarts.

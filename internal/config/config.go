@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -63,6 +64,10 @@ type Config struct {
 	// FontPaths are TrueType fonts tried, in order, for characters of names
 	// and text the built-in fonts lack (VELLUM_FONT_PATH).
 	FontPaths []string
+	// KEK configures the keys that protect persons' private keys.
+	KEK KEKConfig
+	// Portal configures the certificate portal's login sessions.
+	Portal PortalConfig
 
 	// DataDir holds everything `vellum dev` keeps (VELLUM_DATA_DIR).
 	DataDir string
@@ -83,6 +88,31 @@ type WebhookConfig struct {
 	// Retention keeps finished deliveries and their attempts
 	// (VELLUM_WEBHOOK_RETENTION).
 	Retention time.Duration
+}
+
+// KEKConfig names the deployment's two key-encryption keys: the KEK, which
+// with a certificate's PIN seals its private key, and the recovery key,
+// which with the KEK lets a PIN reset keep the key. Each is 32 bytes in
+// base64, or the label of an AES key on the PKCS #11 token.
+type KEKConfig struct {
+	Key           string // VELLUM_KEK
+	Recovery      string // VELLUM_KEK_RECOVERY
+	KeyLabel      string // VELLUM_KEK_PKCS11_LABEL
+	RecoveryLabel string // VELLUM_KEK_RECOVERY_PKCS11_LABEL
+	PKCS11Module  string // VELLUM_PKCS11_MODULE
+	PKCS11Token   string // VELLUM_PKCS11_TOKEN_LABEL
+	PKCS11PIN     string // VELLUM_PKCS11_PIN
+}
+
+// Configured reports whether any key-encryption key is set.
+func (k KEKConfig) Configured() bool {
+	return k.Key != "" || k.Recovery != "" || k.KeyLabel != "" || k.RecoveryLabel != ""
+}
+
+// PortalConfig tunes the certificate portal's sessions.
+type PortalConfig struct {
+	SessionLifetime    time.Duration // VELLUM_PORTAL_SESSION_LIFETIME
+	SessionIdleTimeout time.Duration // VELLUM_PORTAL_SESSION_IDLE_TIMEOUT
 }
 
 // BlobConfig selects and configures blob storage.
@@ -168,6 +198,15 @@ var Vars = []Var{
 	{"VELLUM_WEBHOOK_TIMEOUT", "10s", "time limit of one webhook delivery attempt"},
 	{"VELLUM_WEBHOOK_RETENTION", "720h", "keep finished webhook deliveries and their attempt logs this long"},
 	{"VELLUM_FONT_PATH", "", "comma-separated TrueType fonts (.ttf, .ttc) for characters the built-in Latin/Greek/Cyrillic fonts lack, e.g. Han; right-to-left scripts are refused whatever the font"},
+	{"VELLUM_KEK", "", "key-encryption key of persons' private keys: 32 bytes in base64 (`openssl rand -base64 32`); vellum dev: generated in the data dir"},
+	{"VELLUM_KEK_RECOVERY", "", "recovery key (32 bytes in base64, not the KEK): lets a PIN reset keep the key; required with VELLUM_KEK"},
+	{"VELLUM_KEK_PKCS11_LABEL", "", "instead of VELLUM_KEK: label of an AES-256 key on the PKCS#11 token"},
+	{"VELLUM_KEK_RECOVERY_PKCS11_LABEL", "", "instead of VELLUM_KEK_RECOVERY: label of another AES-256 key on the PKCS#11 token"},
+	{"VELLUM_PKCS11_MODULE", "", "PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so"},
+	{"VELLUM_PKCS11_TOKEN_LABEL", "", "PKCS#11 token label"},
+	{"VELLUM_PKCS11_PIN", "", "PKCS#11 user PIN"},
+	{"VELLUM_PORTAL_SESSION_LIFETIME", "12h", "certificate portal: a login lasts at most this long"},
+	{"VELLUM_PORTAL_SESSION_IDLE_TIMEOUT", "30m", "certificate portal: a login ends after this long without a request"},
 	{"VELLUM_DATA_DIR", "./.vellum", "vellum dev: where the SQLite file, blobs and dev PKI live"},
 	{"VELLUM_DEV_API_KEY", "", "vellum dev: use this sk_test_… key instead of generating one"},
 }
@@ -252,6 +291,15 @@ func Load() (*Config, error) {
 		FontPaths:            splitList(get("VELLUM_FONT_PATH")),
 		DataDir:              get("VELLUM_DATA_DIR"),
 		DevAPIKey:            get("VELLUM_DEV_API_KEY"),
+		KEK: KEKConfig{
+			Key: get("VELLUM_KEK"), Recovery: get("VELLUM_KEK_RECOVERY"),
+			KeyLabel: get("VELLUM_KEK_PKCS11_LABEL"), RecoveryLabel: get("VELLUM_KEK_RECOVERY_PKCS11_LABEL"),
+			PKCS11Module: get("VELLUM_PKCS11_MODULE"), PKCS11Token: get("VELLUM_PKCS11_TOKEN_LABEL"), PKCS11PIN: get("VELLUM_PKCS11_PIN"),
+		},
+		Portal: PortalConfig{
+			SessionLifetime:    durVar("VELLUM_PORTAL_SESSION_LIFETIME"),
+			SessionIdleTimeout: durVar("VELLUM_PORTAL_SESSION_IDLE_TIMEOUT"),
+		},
 		Webhook: WebhookConfig{
 			AllowPrivate: boolVar("VELLUM_WEBHOOK_ALLOW_PRIVATE"),
 			AllowHTTP:    boolVar("VELLUM_WEBHOOK_ALLOW_HTTP"),
@@ -331,6 +379,48 @@ func (c *Config) ValidateCommon() error {
 	case "starttls", "tls", "none":
 	default:
 		errs = append(errs, fmt.Errorf("VELLUM_SMTP_TLS: %q is not starttls, tls or none", c.SMTP.TLS))
+	}
+	if err := c.KEK.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Portal.SessionIdleTimeout > c.Portal.SessionLifetime {
+		errs = append(errs, errors.New("VELLUM_PORTAL_SESSION_IDLE_TIMEOUT: must not be longer than VELLUM_PORTAL_SESSION_LIFETIME"))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the key-encryption keys without ever printing them.
+func (k KEKConfig) Validate() error {
+	var errs []error
+	isKey := func(s string) bool {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(s); err == nil {
+				return len(b) == 32
+			}
+		}
+		return false
+	}
+	for _, v := range []struct{ name, value, labelName, label string }{
+		{"VELLUM_KEK", k.Key, "VELLUM_KEK_PKCS11_LABEL", k.KeyLabel},
+		{"VELLUM_KEK_RECOVERY", k.Recovery, "VELLUM_KEK_RECOVERY_PKCS11_LABEL", k.RecoveryLabel},
+	} {
+		switch {
+		case v.value != "" && v.label != "":
+			errs = append(errs, fmt.Errorf("%s and %s: set one, not both", v.name, v.labelName))
+		case v.value != "" && !isKey(v.value):
+			errs = append(errs, fmt.Errorf("%s: must be 32 random bytes in base64 (generate one with `openssl rand -base64 32`)", v.name))
+		case k.Configured() && v.value == "" && v.label == "":
+			errs = append(errs, fmt.Errorf("%s (or %s): required with the other key-encryption key, so that a PIN reset keeps the key", v.name, v.labelName))
+		}
+	}
+	if k.Key != "" && k.Key == k.Recovery {
+		errs = append(errs, errors.New("VELLUM_KEK_RECOVERY: must be another key than VELLUM_KEK"))
+	}
+	if k.KeyLabel != "" && k.KeyLabel == k.RecoveryLabel {
+		errs = append(errs, errors.New("VELLUM_KEK_RECOVERY_PKCS11_LABEL: must name another key than VELLUM_KEK_PKCS11_LABEL"))
+	}
+	if (k.KeyLabel != "" || k.RecoveryLabel != "") && (k.PKCS11Module == "" || k.PKCS11Token == "") {
+		errs = append(errs, errors.New("VELLUM_PKCS11_MODULE and VELLUM_PKCS11_TOKEN_LABEL: required for the PKCS#11 key-encryption keys"))
 	}
 	return errors.Join(errs...)
 }
