@@ -31,6 +31,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/person"
 	"github.com/vellum-sign/vellum/internal/pki"
+	"github.com/vellum-sign/vellum/internal/portalpage"
 	"github.com/vellum-sign/vellum/internal/signerpage"
 	"github.com/vellum-sign/vellum/internal/tsa"
 	"github.com/vellum-sign/vellum/internal/webhook"
@@ -258,6 +259,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 			}
 		},
 		signerpage.Routes(a.log),
+		portalpage.Routes(a.log),
 	}
 }
 

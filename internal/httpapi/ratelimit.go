@@ -142,7 +142,7 @@ func exemptFromIPLimit(r *http.Request) bool {
 		// Validators fetch OCSP and CRLs, and signing calls the built-in
 		// TSA, in bursts; throttling them would break signatures.
 		return true
-	case strings.HasPrefix(p, "/s/assets/"):
+	case strings.HasPrefix(p, "/s/assets/"), strings.HasPrefix(p, "/portal/assets/"):
 		// Static, immutable and cached: counting them would spend a
 		// signer's allowance on every page view.
 		return true

@@ -1,15 +1,15 @@
 package signerpage
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/vellum-sign/vellum/internal/webpage"
 )
 
 // signerView is the part of GET /api/v1/signer/{token} the page renders.
@@ -86,33 +86,19 @@ const maxViewBytes = 4 << 20
 // the signer's address and user agent so the VIEWED event the API records
 // names the signer, not the server.
 func fetchView(ctx context.Context, api http.Handler, orig *http.Request, token string) (*signerView, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiBase(token), nil)
+	resp, err := webpage.Fetch(ctx, api, orig, apiBase(token), maxViewBytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signer API: %w", err)
 	}
-	req.RemoteAddr = orig.RemoteAddr
-	req.Host = orig.Host
-	req.TLS = orig.TLS
-	for _, h := range []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "Forwarded", "X-Forwarded-Proto", "Accept-Language"} {
-		if v := orig.Header.Values(h); len(v) > 0 {
-			req.Header[h] = v
-		}
-	}
-	req.Header.Set("Accept", "application/json")
-	rec := &recorder{header: http.Header{}, limit: maxViewBytes}
-	api.ServeHTTP(rec, req)
-	if rec.overflow {
-		return nil, fmt.Errorf("signer API: view exceeds %d bytes", maxViewBytes)
-	}
-	if rec.status() != http.StatusOK {
+	if resp.Status != http.StatusOK {
 		p := &problem{}
-		if err := json.Unmarshal(rec.body.Bytes(), p); err != nil || p.Status == 0 {
-			p.Status = rec.status()
+		if err := json.Unmarshal(resp.Body, p); err != nil || p.Status == 0 {
+			p.Status = resp.Status
 		}
 		return nil, p
 	}
 	var v signerView
-	if err := json.Unmarshal(rec.body.Bytes(), &v); err != nil {
+	if err := json.Unmarshal(resp.Body, &v); err != nil {
 		return nil, fmt.Errorf("signer API: decode view: %w", err)
 	}
 	return &v, nil
@@ -120,39 +106,6 @@ func fetchView(ctx context.Context, api http.Handler, orig *http.Request, token 
 
 // apiBase is the signer API path of a token.
 func apiBase(token string) string { return "/api/v1/signer/" + url.PathEscape(token) }
-
-// recorder is a bounded in-memory ResponseWriter for the sub-request.
-type recorder struct {
-	header   http.Header
-	code     int
-	body     bytes.Buffer
-	limit    int
-	overflow bool
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-}
-
-func (r *recorder) Write(p []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	if r.body.Len()+len(p) > r.limit {
-		r.overflow = true
-		return 0, errors.New("response too large")
-	}
-	return r.body.Write(p)
-}
-
-func (r *recorder) status() int {
-	if r.code == 0 {
-		return http.StatusOK
-	}
-	return r.code
-}
 
 // roleActs reports whether the recipient signs or approves (as opposed to
 // a viewer or CC, who only reads).

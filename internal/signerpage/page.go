@@ -9,14 +9,15 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vellum-sign/vellum/internal/webpage"
 	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
-func parseTemplates(assets *assetSet) (*template.Template, error) {
-	return template.New("").Funcs(template.FuncMap{"asset": assets.url}).ParseFS(templateFS, "templates/*.html")
+func parseTemplates(assets *webpage.Assets) (*template.Template, error) {
+	return template.New("").Funcs(template.FuncMap{"asset": assets.URL}).ParseFS(templateFS, "templates/*.html")
 }
 
 // pageData is what page.html renders: either the signing form or a page

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/vellum-sign/vellum/internal/webpage"
 )
 
 // contentSecurityPolicy admits only this origin's script, style, frames
@@ -33,7 +35,7 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 type Handler struct {
 	api    http.Handler
 	tmpl   *template.Template
-	assets *assetSet
+	assets *webpage.Assets
 	log    *slog.Logger
 	mux    *http.ServeMux
 }
@@ -44,7 +46,7 @@ func New(api http.Handler, log *slog.Logger) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	assets, err := loadAssets("/s/assets/")
+	assets, err := webpage.LoadAssets(static, "assets", "/s/assets/", fonts)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +56,7 @@ func New(api http.Handler, log *slog.Logger) (*Handler, error) {
 	}
 	h := &Handler{api: api, tmpl: tmpl, assets: assets, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /s/assets/{name}", func(w http.ResponseWriter, r *http.Request) {
-		h.assets.serve(w, r, r.PathValue("name"))
+		h.assets.Serve(w, r, r.PathValue("name"))
 	})
 	h.mux.HandleFunc("GET /s/{token}", h.page)
 	return h, nil
@@ -80,16 +82,7 @@ func Routes(log *slog.Logger) func(e *echo.Echo, _ *echo.Group) {
 // setPageHeaders applies the page's security headers. The token is in the
 // URL, so no referrer may leak it to a document link or redirect target,
 // and nothing may cache a page that is the signer's capability.
-func setPageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Robots-Tag", "noindex, nofollow")
-	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-}
+func setPageHeaders(h http.Header) { webpage.SetHeaders(h, contentSecurityPolicy) }
 
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")

@@ -303,7 +303,7 @@ func TestAssets_AreFingerprintedAndCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"signer.js", "signer.css"} {
-		u, err := h.assets.url(name)
+		u, err := h.assets.URL(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,11 +358,11 @@ func TestPage_TypedPreviewUsesTheStampsFaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cssURL, _ := h.assets.url("signer.css")
+	cssURL, _ := h.assets.URL("signer.css")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, cssURL, nil))
 	for name, want := range fonts {
-		u, err := h.assets.url(name)
+		u, err := h.assets.URL(name)
 		if err != nil {
 			t.Fatal(err)
 		}
