@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -185,8 +186,18 @@ func flatten(v any) string {
 		if m, ok := v["method"].(string); ok {
 			return m + ": " + flatten(v["location"])
 		}
-		b, _ := json.Marshal(v)
-		return string(b)
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if s := flatten(v[k]); s != "" {
+				parts = append(parts, k+": "+s)
+			}
+		}
+		return strings.Join(parts, ", ")
 	case string:
 		return v
 	case nil:
