@@ -299,6 +299,21 @@ func TestPersonCertificates_IssueImportLinkAndManage(t *testing.T) {
 		t.Fatalf("issued: %s", r.body)
 	}
 
+	// The key the platform generated is nowhere in the log.
+	u, err := s.persons.Unlock(context.Background(), ten.testKey.Scope(), issued.ID, "pin-246810")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(u.Signer)
+	for name, secret := range map[string]string{
+		"PKCS#8 base64": base64.StdEncoding.EncodeToString(keyDER)[:40], "PKCS#8 hex": fmt.Sprintf("%x", keyDER)[:40],
+		"scalar hex": fmt.Sprintf("%x", u.Signer.(*ecdsa.PrivateKey).D.Bytes()), "PEM": "PRIVATE KEY",
+	} {
+		if strings.Contains(s.logText(), secret) {
+			t.Errorf("the log contains the private key (%s)", name)
+		}
+	}
+
 	_, key, cert := selfSignedPEM(t)
 	pfx, _ := pkcs12.Modern.Encode(key, cert, nil, "p12-pw")
 	r = post(map[string]any{"pkcs12": base64.StdEncoding.EncodeToString(pfx), "pkcs12Password": "p12-pw", "password": "pin-13579"})

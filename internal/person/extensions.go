@@ -178,7 +178,8 @@ func DescribeExtension(oid asn1.ObjectIdentifier, critical bool, value []byte) E
 	case "1.3.6.1.5.5.7.1.3":
 		v, ok = decodeStatements(in)
 	case "1.3.6.1.5.5.7.48.1.5":
-		ok = in.ReadASN1(nil, cbasn1.NULL) && in.Empty()
+		var null cryptobyte.String
+		ok = in.ReadASN1(&null, cbasn1.NULL) && null.Empty() && in.Empty()
 		v = true
 	}
 	if !ok {
