@@ -114,14 +114,9 @@ func (s *Service) IssueCertificate(ctx context.Context, scope account.Scope, per
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if s.keys == nil {
-		return nil, ErrKeysUnavailable
-	}
-	if _, err := s.Get(ctx, scope, personID); err != nil {
+	if err := s.canHoldKeys(ctx, scope, personID); err != nil {
 		return nil, err // before the costly key generation
 	}
-	// Key generation and sealing (Argon2id) happen before the transaction,
-	// which then holds its locks only for the CA's signature and the rows.
 	key, err := pki.GeneratePersonKey(in.Algorithm)
 	if err != nil {
 		return nil, err
@@ -131,26 +126,50 @@ func (s *Service) IssueCertificate(ctx context.Context, scope account.Scope, per
 	if err != nil {
 		return nil, err
 	}
-	var c *Certificate
-	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		p, err := s.get(ctx, scope, personID, true)
-		if err != nil {
-			return err
-		}
+	return s.add(ctx, scope, personID, rec, in.Primary, func(ctx context.Context, p *Person) (*Certificate, error) {
 		if len(p.Name) > 64 {
-			return validation.Errors{{Field: "name", Reason: "the person's name is longer than the 64 characters a certificate's common name holds; shorten it first"}}
+			return nil, validation.Errors{{Field: "name", Reason: "the person's name is longer than the 64 characters a certificate's common name holds; shorten it first"}}
 		}
 		// The CA records the certificate in this transaction: if storing
 		// it fails, it was never issued.
 		x, err := s.ca.IssuePerson(ctx, pki.PersonRequest{Profile: string(in.Type), Name: p.Name, Email: p.Email,
 			SerialNumber: p.NationalID, Key: key, Validity: in.Validity})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c = s.newCertificate(certID, p, x, in.Type, OriginIssued)
+		c := s.newCertificate(certID, p, x, in.Type, OriginIssued)
 		c.PlatformIssued = true
 		c.Template = templateOfProfile[in.Type]
-		return s.attach(ctx, p, c, rec, in.Primary)
+		return c, nil
+	})
+}
+
+// canHoldKeys fails unless the deployment can store keys and the person
+// exists: what to know before spending on key generation and Argon2id.
+func (s *Service) canHoldKeys(ctx context.Context, scope account.Scope, personID string) error {
+	if s.keys == nil {
+		return ErrKeysUnavailable
+	}
+	_, err := s.Get(ctx, scope, personID)
+	return err
+}
+
+// add stores the certificate build makes for person personID, with the
+// sealed key rec (nil for none), in one transaction holding the person's
+// row. Everything costly (key generation, Argon2id) is done before, so the
+// transaction holds its locks only for the CA's signature and the rows.
+func (s *Service) add(ctx context.Context, scope account.Scope, personID string, rec *keyRecord, primary bool,
+	build func(ctx context.Context, p *Person) (*Certificate, error)) (*Certificate, error) {
+	var c *Certificate
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		p, err := s.get(ctx, scope, personID, true)
+		if err != nil {
+			return err
+		}
+		if c, err = build(ctx, p); err != nil {
+			return err
+		}
+		return s.attach(ctx, p, c, rec, primary)
 	})
 	if err != nil {
 		return nil, err
@@ -169,8 +188,8 @@ func (s *Service) ImportCertificate(ctx context.Context, scope account.Scope, pe
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if s.keys == nil {
-		return nil, ErrKeysUnavailable
+	if err := s.canHoldKeys(ctx, scope, personID); err != nil {
+		return nil, err
 	}
 	key, cert, err := decodePKCS12(in.PKCS12, in.PKCS12Password)
 	if err != nil {
@@ -179,27 +198,14 @@ func (s *Service) ImportCertificate(ctx context.Context, scope account.Scope, pe
 	if err := checkLeaf(cert, "pkcs12"); err != nil {
 		return nil, err
 	}
-	if _, err := s.Get(ctx, scope, personID); err != nil {
-		return nil, err
-	}
 	certID := ident.New("crt")
 	rec, err := s.protect(ctx, certID, key, in.PIN)
 	if err != nil {
 		return nil, err
 	}
-	var c *Certificate
-	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		p, err := s.get(ctx, scope, personID, true)
-		if err != nil {
-			return err
-		}
-		c = s.newCertificate(certID, p, cert, in.Type, OriginImported)
-		return s.attach(ctx, p, c, rec, in.Primary)
+	return s.add(ctx, scope, personID, rec, in.Primary, func(_ context.Context, p *Person) (*Certificate, error) {
+		return s.newCertificate(certID, p, cert, in.Type, OriginImported), nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // LinkCertificate attaches a public certificate; the platform holds no
@@ -215,19 +221,9 @@ func (s *Service) LinkCertificate(ctx context.Context, scope account.Scope, pers
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	var c *Certificate
-	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		p, err := s.get(ctx, scope, personID, true)
-		if err != nil {
-			return err
-		}
-		c = s.newCertificate(ident.New("crt"), p, cert, in.Type, OriginLinked)
-		return s.attach(ctx, p, c, nil, in.Primary)
+	return s.add(ctx, scope, personID, nil, in.Primary, func(_ context.Context, p *Person) (*Certificate, error) {
+		return s.newCertificate(ident.New("crt"), p, cert, in.Type, OriginLinked), nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // ParseCertificate reads one X.509 certificate in PEM or DER; GOST keys
@@ -585,17 +581,7 @@ func (s *Service) LinkWithProof(ctx context.Context, p *Person, in ProofInput) (
 	if err := verifyProof(cert, []byte(in.Challenge), in.Signature); err != nil {
 		return nil, err
 	}
-	var c *Certificate
-	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		locked, err := s.get(ctx, p.Scope(), p.ID, true)
-		if err != nil {
-			return err
-		}
-		c = s.newCertificate(ident.New("crt"), locked, cert, in.Type, OriginLinked)
-		return s.attach(ctx, locked, c, nil, false)
+	return s.add(ctx, p.Scope(), p.ID, nil, false, func(_ context.Context, locked *Person) (*Certificate, error) {
+		return s.newCertificate(ident.New("crt"), locked, cert, in.Type, OriginLinked), nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }

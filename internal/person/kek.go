@@ -44,13 +44,22 @@ func ParseKEK(s string) (*AEADKey, error) {
 		return nil, ErrBadKEK
 	}
 	defer clear(raw)
-	block, err := aes.NewCipher(raw)
+	k, err := newAESKey(raw)
 	if err != nil {
 		return nil, ErrBadKEK
 	}
+	return k, nil
+}
+
+// newAESKey is AES-GCM under key (16, 24 or 32 bytes) as a KEK.
+func newAESKey(key []byte) (*AEADKey, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
 	gcm, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, ErrBadKEK
+		return nil, err
 	}
 	return NewAEADKey(gcm), nil
 }

@@ -16,8 +16,6 @@ package person
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -75,27 +73,19 @@ var wiped = keyRecord{}
 func ad(role, certID string) []byte { return []byte("vellum/person-key/v1/" + role + "/" + certID) }
 
 func sealGCM(key, plaintext, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
+	k, err := newAESKey(key)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return NewAEADKey(gcm).Seal(plaintext, aad)
+	return k.Seal(plaintext, aad)
 }
 
 func openGCM(key, sealed, aad []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
+	k, err := newAESKey(key)
 	if err != nil {
 		return nil, err
 	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return NewAEADKey(gcm).Open(sealed, aad)
+	return k.Open(sealed, aad)
 }
 
 func checkPIN(errs validation.Errors, field, pin string) validation.Errors {

@@ -57,7 +57,7 @@ func New(api http.Handler, log *slog.Logger) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := template.New("").Funcs(template.FuncMap{"asset": assets.URL}).ParseFS(templateFS, "templates/*.html")
+	tmpl, err := assets.Templates(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -208,48 +208,43 @@ func flatten(v any) string {
 }
 
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
-	resp, err := webpage.Fetch(r.Context(), h.api, r, "/api/cert/mine", maxAPIBytes)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	copyCookies(w, resp)
-	switch resp.Status {
-	case http.StatusOK:
-		var list certList
-		if err := json.Unmarshal(resp.Body, &list); err != nil {
-			h.fail(w, r, err)
-			return
-		}
+	var list certList
+	if h.load(w, r, "/api/cert/mine", "/portal", &list) {
 		h.render(w, r, http.StatusOK, &pageData{Title: "My certificates", List: &list})
-	case http.StatusUnauthorized:
-		h.render(w, r, http.StatusOK, &pageData{Title: "Log in", Login: true, Next: "/portal"})
-	default:
-		h.apiFailed(w, r, resp.Status)
 	}
 }
 
 func (h *Handler) certificate(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	resp, err := webpage.Fetch(r.Context(), h.api, r, "/api/cert/"+url.PathEscape(id), maxAPIBytes)
+	id := url.PathEscape(r.PathValue("id"))
+	var d certDetail
+	if h.load(w, r, "/api/cert/"+id, "/portal/certificates/"+id, &d) {
+		h.render(w, r, http.StatusOK, &pageData{Title: d.FullName, Detail: &d})
+	}
+}
+
+// load reads apiPath into out for the visitor and reports whether the page
+// can be rendered; otherwise it has answered: the login form (returning to
+// next) when the visitor is not logged in, else a page saying what failed.
+func (h *Handler) load(w http.ResponseWriter, r *http.Request, apiPath, next string, out any) bool {
+	resp, err := webpage.Fetch(r.Context(), h.api, r, apiPath, maxAPIBytes)
 	if err != nil {
 		h.fail(w, r, err)
-		return
+		return false
 	}
 	copyCookies(w, resp)
 	switch resp.Status {
 	case http.StatusOK:
-		var d certDetail
-		if err := json.Unmarshal(resp.Body, &d); err != nil {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
 			h.fail(w, r, err)
-			return
+			return false
 		}
-		h.render(w, r, http.StatusOK, &pageData{Title: d.FullName, Detail: &d})
+		return true
 	case http.StatusUnauthorized:
-		h.render(w, r, http.StatusOK, &pageData{Title: "Log in", Login: true, Next: "/portal/certificates/" + url.PathEscape(id)})
+		h.render(w, r, http.StatusOK, &pageData{Title: "Log in", Login: true, Next: next})
 	default:
 		h.apiFailed(w, r, resp.Status)
 	}
+	return false
 }
 
 // copyCookies passes on what the API set: an ended session's cookies are

@@ -17,7 +17,7 @@ import (
 var templateFS embed.FS
 
 func parseTemplates(assets *webpage.Assets) (*template.Template, error) {
-	return template.New("").Funcs(template.FuncMap{"asset": assets.URL}).ParseFS(templateFS, "templates/*.html")
+	return assets.Templates(templateFS, "templates/*.html")
 }
 
 // pageData is what page.html renders: either the signing form or a page

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -95,6 +96,12 @@ func (s *Assets) URL(name string) (string, error) {
 		return "", fmt.Errorf("webpage: no asset %q", name)
 	}
 	return u, nil
+}
+
+// Templates parses a page's templates with the "asset" function, which
+// maps a logical asset name to its fingerprinted URL.
+func (s *Assets) Templates(fsys fs.FS, patterns ...string) (*template.Template, error) {
+	return template.New("").Funcs(template.FuncMap{"asset": s.URL}).ParseFS(fsys, patterns...)
 }
 
 // Serve writes an asset. Names carry the content hash, so the response is
