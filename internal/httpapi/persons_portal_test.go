@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/httpapi/signex"
 	"github.com/vellum-sign/vellum/internal/person"
 	"github.com/vellum-sign/vellum/internal/portalpage"
+	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/internal/websession"
 )
 
@@ -39,7 +39,7 @@ func TestPortalPage_RendersFromTheSignexAPI(t *testing.T) {
 		return signex.Routes(signex.Deps{Persons: svc, Sessions: websession.New(env.pg.DB, websession.Config{}),
 			Limiter: httpapi.NewRateLimiter(env.redis.Client)})
 	}, func(*person.Service) func(*echo.Echo, *echo.Group) { return portalpage.Routes(nil) })
-	s := &signexServer{personServer: ps, clock: &testClock{t: time.Now()}}
+	s := &signexServer{personServer: ps, clock: &testenv.Clock{}}
 	ten := newTenant(t)
 	body := newPersonBody()
 	body["name"] = `Ada <script>alert(1)</script> Lovelace`

@@ -24,35 +24,18 @@ import (
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/signex"
 	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/internal/websession"
 )
 
-// testClock is a settable clock for session expiry.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type signexServer struct {
 	*personServer
-	clock *testClock
+	clock *testenv.Clock
 }
 
 func newSignexServer(t *testing.T) *signexServer {
 	t.Helper()
-	clock := &testClock{t: time.Now()}
+	clock := &testenv.Clock{}
 	s := newPersonServer(t, func(svc *person.Service) func(*echo.Echo, *echo.Group) {
 		return signex.Routes(signex.Deps{Persons: svc,
 			Sessions: websession.New(env.pg.DB, websession.Config{Lifetime: 12 * time.Hour, IdleTimeout: 30 * time.Minute, Now: clock.Now}),

@@ -50,26 +50,6 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // testKeyring returns a fresh software keyring.
 func testKeyring(t testing.TB) *Keyring {
 	t.Helper()
@@ -93,7 +73,7 @@ func randomKEK(t testing.TB) *AEADKey {
 type fixture struct {
 	svc   *Service
 	scope account.Scope
-	clock *clock
+	clock *testenv.Clock
 	keys  *Keyring
 }
 
@@ -117,7 +97,7 @@ func newFixtureWith(t testing.TB, keys *Keyring) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{scope: account.Scope{AccountID: a.ID, Environment: account.Test}, clock: newClock(), keys: keys}
+	f := &fixture{scope: account.Scope{AccountID: a.ID, Environment: account.Test}, clock: &testenv.Clock{}, keys: keys}
 	if f.svc, err = NewService(env.pg.DB, env.ca, keys, Config{Argon2: testArgon2, Now: f.clock.Now}); err != nil {
 		t.Fatal(err)
 	}

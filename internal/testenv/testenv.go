@@ -99,3 +99,14 @@ func (c *Clock) Stop(t time.Time) {
 	defer c.mu.Unlock()
 	c.stopped = t
 }
+
+// Advance moves the clock by d from where it reads now.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped.IsZero() {
+		c.stopped = c.stopped.Add(d)
+		return
+	}
+	c.offset += d
+}
