@@ -305,9 +305,10 @@ func TestPersonCertificates_IssueImportLinkAndManage(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(u.Signer)
+	scalar, _ := u.Signer.(*ecdsa.PrivateKey).Bytes()
 	for name, secret := range map[string]string{
 		"PKCS#8 base64": base64.StdEncoding.EncodeToString(keyDER)[:40], "PKCS#8 hex": fmt.Sprintf("%x", keyDER)[:40],
-		"scalar hex": fmt.Sprintf("%x", u.Signer.(*ecdsa.PrivateKey).D.Bytes()), "PEM": "PRIVATE KEY",
+		"scalar hex": fmt.Sprintf("%x", scalar), "PEM": "PRIVATE KEY",
 	} {
 		if strings.Contains(s.logText(), secret) {
 			t.Errorf("the log contains the private key (%s)", name)

@@ -275,7 +275,10 @@ func TestKeys_AbsentFromTheDatabaseDump(t *testing.T) {
 	for name, k := range map[string]crypto.Signer{"issued": u.Signer, "imported": imported} {
 		der, _ := x509.MarshalPKCS8PrivateKey(k)
 		ecDER, _ := x509.MarshalECPrivateKey(k.(*ecdsa.PrivateKey))
-		scalar := k.(*ecdsa.PrivateKey).D.Bytes()
+		scalar, err := k.(*ecdsa.PrivateKey).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
 		secrets[name+" key PKCS#8 DER"] = der
 		secrets[name+" key PKCS#8 hex (as bytea prints)"] = []byte(hexOf(der))
 		secrets[name+" key SEC1 DER"] = ecDER
