@@ -445,3 +445,30 @@ func TestLinkCertificate_GOSTShownWithAlgorithmIINAndName(t *testing.T) {
 		t.Fatal("fixture holds a key")
 	}
 }
+
+func TestDelete_RevokesThePlatformCertificatesOfThePerson(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	p := f.person(t, "")
+	c := f.issue(t, p, pin)
+	x, _ := x509.ParseCertificate(c.DER)
+	if err := f.svc.Delete(ctx, f.scope, p.ID, func(v int) bool { return v == 99 }); !errors.Is(err, ErrVersionMismatch) {
+		t.Fatalf("stale If-Match: %v", err)
+	}
+	if got := ocspStatus(t, x); got != ocsp.Good {
+		t.Fatalf("a refused delete revoked the certificate: %d", got)
+	}
+	if err := f.svc.Delete(ctx, f.scope, p.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := ocspStatus(t, x); got != ocsp.Revoked {
+		t.Fatalf("OCSP after the person was deleted: %d, want revoked", got)
+	}
+	if _, err := f.svc.GetCertificate(ctx, f.scope, p.ID, c.ID); !errors.Is(err, ErrCertificateNotFound) {
+		t.Fatalf("the certificate outlived its person: %v", err)
+	}
+	var n int64
+	if err := env.pg.DB.Conn(ctx).Table("person_certificates").Where("id = ?", c.ID).Count(&n).Error; err != nil || n != 0 {
+		t.Fatalf("rows left: %d %v", n, err)
+	}
+}
