@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -415,5 +416,41 @@ func TestPersonCertificates_IssueImportLinkAndManage(t *testing.T) {
 		if strings.Contains(s.logText(), secret) {
 			t.Errorf("the log contains %q", secret)
 		}
+	}
+}
+
+// TestPersons_IdempotencyKeepsNoTestableTraceOfThePassword creates a person
+// with a password under an Idempotency-Key: the stored request fingerprint
+// must not be recomputable from what the database holds, or a stolen
+// database could test password (and PIN) guesses against it.
+func TestPersons_IdempotencyKeepsNoTestableTraceOfThePassword(t *testing.T) {
+	s := newPersonServer(t)
+	ten := newTenant(t)
+	body := newPersonBody()
+	body["password"] = "guessable-1"
+	raw, _ := json.Marshal(body)
+	post := func() result {
+		return s.do(t, call{method: "POST", path: "/api/v1/persons", key: ten.test, contentType: "application/json",
+			header: map[string]string{"Idempotency-Key": "create-" + body["uniqueId"].(string)}, body: bytes.NewReader(raw)})
+	}
+	first, again := post(), post()
+	if first.status != http.StatusCreated || again.status != http.StatusCreated || again.header.Get("Idempotent-Replayed") != "true" ||
+		!bytes.Equal(first.body, again.body) {
+		t.Fatalf("retry: %d %d %q", first.status, again.status, again.header.Get("Idempotent-Replayed"))
+	}
+	var stored string
+	if err := env.pg.DB.Conn(context.Background()).Raw("SELECT request_hash FROM idempotency_keys WHERE key = ?",
+		"create-"+body["uniqueId"].(string)).Scan(&stored).Error; err != nil || stored == "" {
+		t.Fatalf("stored fingerprint %q: %v", stored, err)
+	}
+	// What an attacker with the database could compute for a guess.
+	h := sha256.New()
+	for _, part := range []string{"POST", "/api/v1/persons", "", "application/json"} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(raw)
+	if fmt.Sprintf("%x", h.Sum(nil)) == stored {
+		t.Fatal("the fingerprint is an unkeyed hash of the body: the password can be guessed offline")
 	}
 }
