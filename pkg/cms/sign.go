@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -260,39 +259,7 @@ func attribute(oid asn1.ObjectIdentifier, value []byte) []byte {
 // signingCertificateV2 encodes the ESS SigningCertificateV2 (RFC 5035) with
 // one ESSCertIDv2 using SHA-256, whose AlgorithmIdentifier is the DEFAULT and
 // therefore omitted.
-//
-// The encoding depends only on the certificate, so it is computed once per
-// certificate and reused (a signing service signs with few certificates).
 func signingCertificateV2(cert *x509.Certificate) []byte {
-	if len(cert.Raw) == 0 { // not parsed from DER: nothing to key on
-		return encodeSigningCertificateV2(cert)
-	}
-	essCache.Lock()
-	der, ok := essCache.m[string(cert.Raw)]
-	essCache.Unlock()
-	if ok {
-		return der
-	}
-	der = encodeSigningCertificateV2(cert)
-	essCache.Lock()
-	if essCache.m == nil || len(essCache.m) >= maxESSCache {
-		essCache.m = make(map[string][]byte)
-	}
-	essCache.m[string(cert.Raw)] = der
-	essCache.Unlock()
-	return der
-}
-
-// essCache maps certificate DER to its SigningCertificateV2 encoding; it is
-// emptied when full so that it stays bounded. Entries are never modified.
-var essCache struct {
-	sync.Mutex
-	m map[string][]byte
-}
-
-const maxESSCache = 256
-
-func encodeSigningCertificateV2(cert *x509.Certificate) []byte {
 	sum := sha256.Sum256(cert.Raw)
 	b := cryptobyte.NewBuilder(nil)
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {

@@ -2,7 +2,7 @@ package pades
 
 import (
 	"bytes"
-	"compress/flate"
+	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
@@ -57,68 +57,44 @@ func decodeStream(d dict, raw []byte) ([]byte, error) {
 	return data, nil
 }
 
-// inflaters recycle flate readers: a new one allocates and clears a 32 KB
-// window and large Huffman tables, which dominated the cost of reading a
-// small file's xref and object streams. The zlib wrapper (RFC 1950) is read
-// here rather than by compress/zlib: its Adler-32 checksum only matters when
-// nothing decodes (damaged streams keep what decoded, see inflate), so it is
-// verified only then instead of being computed over every byte.
-var inflaters sync.Pool
+// zlibReaders recycles zlib readers: a new one allocates and clears a 32 KB
+// window and its Huffman tables, which weighed on reading a small file's
+// xref and object streams.
+var zlibReaders sync.Pool
 
-type inflater struct {
-	src bytes.Reader
-	fr  io.ReadCloser
-}
-
-var (
-	errZlibHeader     = errors.New("zlib: invalid header")
-	errZlibDictionary = errors.New("zlib: invalid dictionary")
-	errZlibChecksum   = errors.New("zlib: invalid checksum")
-)
-
+// inflate decodes a zlib (RFC 1950) stream with compress/zlib, which checks
+// the Adler-32 checksum. A stream cut short before its checksum — common
+// in the wild, and harmless — keeps what decoded, as other readers do; a
+// checksum that is present and wrong means damaged data and fails.
 func inflate(data []byte) ([]byte, error) {
-	// The header checks of compress/zlib's reader, in its order.
-	if len(data) < 2 {
-		return nil, fmt.Errorf("inflate: %w", io.ErrUnexpectedEOF)
-	}
-	if data[0]&0x0f != 8 || data[0]>>4 > 7 || (uint16(data[0])<<8|uint16(data[1]))%31 != 0 {
-		return nil, fmt.Errorf("inflate: %w", errZlibHeader)
-	}
-	if data[1]&0x20 != 0 {
-		// A preset dictionary, which PDF streams never have.
-		if len(data) < 6 {
-			return nil, fmt.Errorf("inflate: %w", io.ErrUnexpectedEOF)
+	src := bytes.NewReader(data)
+	var zr io.ReadCloser
+	if r, ok := zlibReaders.Get().(io.ReadCloser); ok {
+		if err := r.(zlib.Resetter).Reset(src, nil); err != nil {
+			return nil, fmt.Errorf("inflate: %w", err)
 		}
-		return nil, fmt.Errorf("inflate: %w", errZlibDictionary)
-	}
-	// Xref and object streams typically compress 3–6×: start there rather
-	// than at io.ReadAll's 512 bytes (capped, so a guess never costs much).
-	sizeHint := min(4*len(data)+512, 1<<20)
-	if out, ok := fastInflate(data[2:], sizeHint, maxDecoded); ok && len(out) > 0 {
-		return out, nil
-	}
-	z, _ := inflaters.Get().(*inflater)
-	if z == nil {
-		z = &inflater{}
-		z.src.Reset(data[2:])
-		z.fr = flate.NewReader(&z.src)
+		zr = r
 	} else {
-		z.src.Reset(data[2:])
-		z.fr.(flate.Resetter).Reset(&z.src, nil)
+		r, err := zlib.NewReader(src)
+		if err != nil {
+			return nil, fmt.Errorf("inflate: %w", err)
+		}
+		zr = r
 	}
 	defer func() {
-		z.fr.Close()
-		z.src.Reset(nil)
-		inflaters.Put(z)
+		zr.Close()
+		zlibReaders.Put(zr)
 	}()
-	out := make([]byte, 0, sizeHint)
+	// Xref and object streams typically compress 3–6×: start there rather
+	// than at io.ReadAll's 512 bytes (capped, so a guess never costs much).
+	out := make([]byte, 0, min(4*len(data)+512, 1<<20))
 	var err error
 	for {
 		if len(out) == cap(out) {
 			out = append(out, 0)[:len(out)]
 		}
 		var n int
-		n, err = z.fr.Read(out[len(out):min(cap(out), maxDecoded+1)])
+		n, err = zr.Read(out[len(out):min(cap(out), maxDecoded+1)])
 		out = out[:len(out)+n]
 		if len(out) > maxDecoded {
 			return nil, errors.New("inflate: stream too large")
@@ -127,24 +103,13 @@ func inflate(data []byte) ([]byte, error) {
 			break
 		}
 	}
-	if err == io.EOF {
-		err = nil
-		if len(out) == 0 {
-			// The checksum of nothing is 1; flate read exactly up to it.
-			var sum [4]byte
-			if _, e := io.ReadFull(&z.src, sum[:]); e != nil {
-				err = io.ErrUnexpectedEOF
-			} else if sum != [4]byte{0, 0, 0, 1} {
-				err = errZlibChecksum
-			}
-		}
+	switch {
+	case err == io.EOF:
+		return out, nil
+	case errors.Is(err, io.ErrUnexpectedEOF) && len(out) > 0:
+		return out, nil
 	}
-	// Truncated or checksum-damaged streams are common in the wild; keep
-	// what decoded, as other readers do.
-	if err != nil && len(out) == 0 {
-		return nil, fmt.Errorf("inflate: %w", err)
-	}
-	return out, nil
+	return nil, fmt.Errorf("inflate: %w", err)
 }
 
 func intParam(d dict, k name, def int64) int64 {
