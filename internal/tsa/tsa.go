@@ -5,6 +5,7 @@
 package tsa
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -101,12 +102,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, rfc3161.FailBadDataFormat, "request body unreadable or too large")
 		return
 	}
-	resp := s.respond(body)
+	resp := s.respond(r.Context(), body)
 	s.write(w, resp)
 }
 
 // respond turns a DER request into the response to send.
-func (s *Server) respond(body []byte) *rfc3161.Response {
+func (s *Server) respond(ctx context.Context, body []byte) *rfc3161.Response {
 	req, err := rfc3161.ParseRequest(body)
 	switch {
 	case errors.Is(err, rfc3161.ErrUnsupportedHash):
@@ -118,7 +119,7 @@ func (s *Server) respond(body []byte) *rfc3161.Response {
 	case len(req.Extensions) > 0:
 		return rejection(rfc3161.FailUnacceptedExtension, "request extensions are not supported")
 	}
-	tok, err := s.issuer.Issue(req, s.now())
+	tok, err := s.issuer.Issue(ctx, req, s.now())
 	if err != nil {
 		s.log.Error("tsa: issue token", "err", err)
 		return rejection(rfc3161.FailSystemFailure, "internal error")

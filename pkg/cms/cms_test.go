@@ -1,12 +1,15 @@
 package cms_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"os"
 	"os/exec"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/cms/cmstest"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 func requireTool(t *testing.T, name string) {
@@ -221,14 +225,17 @@ func TestSignDetached_TimestampTokenVerifiesWithOpenSSL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := sd.VerifyDigest(d[:], cms.VerifyOptions{Roots: pki.Roots()})
-	if err != nil {
+	if _, err := sd.VerifyDigest(d[:], cms.VerifyOptions{Roots: pki.Roots(), RequireSigningCertificate: true}); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Timestamps) != 1 || res.Timestamps[0].GenTime.IsZero() {
-		t.Fatalf("timestamps: %+v", res.Timestamps)
+	if len(sd.Signers[0].TimestampTokens) != 1 {
+		t.Fatalf("%d signature timestamp tokens", len(sd.Signers[0].TimestampTokens))
 	}
 	imprint := sha256.Sum256(sd.Signers[0].Signature)
+	tok, err := rfc3161.VerifyToken(sd.Signers[0].TimestampTokens[0], imprint[:], pki.Roots())
+	if err != nil || tok.GenTime.IsZero() {
+		t.Fatalf("token: %v", err)
+	}
 	tokFile := write(t, dir, "tok.der", sd.Signers[0].TimestampTokens[0])
 	caFile := write(t, dir, "ca.pem", cmstest.PEM(pki.Root))
 	untrusted := write(t, dir, "inter.pem", cmstest.PEM(pki.Intermediate))
@@ -247,17 +254,66 @@ func TestParseSignedData_RejectsGarbage(t *testing.T) {
 	}
 }
 
-func FuzzParseSignedData(f *testing.F) {
-	pki, _ := cmstest.NewPKI()
-	id, _ := pki.Issue("Fuzz", cmstest.ECDSAP256)
-	d := sha256.Sum256(nil)
-	der, _ := cms.SignDetached(context.Background(), d[:], id.Key, id.Chain, cms.SignOptions{})
-	f.Add(der)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		sd, err := cms.ParseSignedData(b)
-		if err == nil {
-			sd.VerifyDigest(d[:], cms.VerifyOptions{})
-		}
-		cms.ParseTimestampToken(b)
-	})
+// Signatures other tools write in BER — openssl cms -stream uses indefinite
+// lengths and a segmented eContent — parse and verify, and our DER form is
+// the one openssl itself re-encodes them to.
+func TestParseSignedData_OpenSSLStreamingBER(t *testing.T) {
+	requireTool(t, "openssl")
+	pki := newPKI(t)
+	dir := t.TempDir()
+	id, _ := pki.Issue("Grace", cmstest.ECDSAP256)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(id.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := write(t, dir, "key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	certFile := write(t, dir, "cert.pem", cmstest.PEM(id.Chain[0]))
+	chainFile := write(t, dir, "chain.pem", cmstest.PEM(id.Chain[1]))
+	data := bytes.Repeat([]byte("streamed content "), 400)
+	dataFile := write(t, dir, "data.bin", data)
+	sum := sha256.Sum256(data)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		cades bool
+	}{
+		{"detached", nil, false},
+		{"detached-cades", []string{"-cades"}, true},
+		{"attached", []string{"-nodetach"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sig := filepath.Join(dir, tc.name+".der")
+			args := append([]string{"cms", "-sign", "-binary", "-stream", "-md", "sha256", "-in", dataFile,
+				"-signer", certFile, "-inkey", keyFile, "-certfile", chainFile, "-outform", "DER", "-out", sig}, tc.args...)
+			run(t, "openssl", args...)
+			ber, _ := os.ReadFile(sig)
+			if !bytes.HasPrefix(ber, []byte{0x30, 0x80}) {
+				t.Fatalf("openssl did not write indefinite lengths: %x", ber[:4])
+			}
+			sd, err := cms.ParseSignedData(ber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.args != nil && tc.args[0] == "-nodetach" && !bytes.Equal(sd.Content, data) {
+				t.Fatal("segmented eContent not reassembled")
+			}
+			if _, err := sd.VerifyDigest(sum[:], cms.VerifyOptions{Roots: pki.Roots(), RequireSigningCertificate: tc.cades}); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			_, err = sd.VerifyDigest(sum[:], cms.VerifyOptions{RequireSigningCertificate: true})
+			if tc.cades != (err == nil) {
+				t.Fatalf("RequireSigningCertificate with cades=%v: %v", tc.cades, err)
+			}
+			reDER := filepath.Join(dir, tc.name+"-re.der")
+			run(t, "openssl", "cms", "-cmsout", "-inform", "DER", "-in", sig, "-outform", "DER", "-out", reDER)
+			want, _ := os.ReadFile(reDER)
+			sdDER, err := cms.ParseSignedData(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(sdDER.Signers[0].Signature, sd.Signers[0].Signature) || len(sdDER.Certificates) != len(sd.Certificates) {
+				t.Fatal("BER and openssl's DER re-encoding parse differently")
+			}
+		})
+	}
 }

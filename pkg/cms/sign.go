@@ -44,6 +44,10 @@ type SignOptions struct {
 	// SigningTime adds the signing-time attribute when non-zero. PAdES
 	// forbids it (the time lives in the PDF), so leave it zero there.
 	SigningTime time.Time
+	// OmitCertificates leaves the certificates out (an RFC 3161 token whose
+	// request did not set certReq); the signing-certificate-v2 attribute
+	// still names the signer's.
+	OmitCertificates bool
 }
 
 func (o SignOptions) hash() crypto.Hash {
@@ -174,22 +178,24 @@ func build(ctx context.Context, digest, content []byte, signer crypto.Signer, ch
 						})
 					}
 				})
-				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-					// Duplicates are dropped; chains are short, so comparing
-					// with the earlier entries beats hashing each certificate.
-				next:
-					for i, c := range chain {
-						if c == nil {
-							continue
-						}
-						for _, p := range chain[:i] {
-							if p != nil && bytes.Equal(p.Raw, c.Raw) {
-								continue next
+				if !opts.OmitCertificates {
+					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+						// Duplicates are dropped; chains are short, so comparing
+						// with the earlier entries beats hashing each certificate.
+					next:
+						for i, c := range chain {
+							if c == nil {
+								continue
 							}
+							for _, p := range chain[:i] {
+								if p != nil && bytes.Equal(p.Raw, c.Raw) {
+									continue next
+								}
+							}
+							b.AddBytes(c.Raw)
 						}
-						b.AddBytes(c.Raw)
-					}
-				})
+					})
+				}
 				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
 					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignerInfo
 						b.AddASN1Int64(1)

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/vellum-sign/vellum/pkg/cms"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // AddDocumentTimestamp appends a revision with a document timestamp
@@ -61,7 +62,7 @@ func docTimestampRevision(ctx context.Context, d *document, prefix hashState, ts
 		if err != nil {
 			return nil, codeErr(CodeSigningError, err, "document timestamp")
 		}
-		if _, err := cms.ParseTimestampToken(tok); err != nil {
+		if _, err := rfc3161.ParseToken(tok); err != nil {
 			return nil, codeErr(CodeSigningError, err, "document timestamp token")
 		}
 		if len(tok) <= size {

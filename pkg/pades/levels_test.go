@@ -16,6 +16,7 @@ import (
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/cms/cmstest"
 	"github.com/vellum-sign/vellum/pkg/pades"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 type rawSig struct {
@@ -126,13 +127,13 @@ func (f *fixture) checkLTA(t *testing.T, path string, wantSigs, wantDocTS int) {
 			continue
 		}
 		docTS++
-		tok, err := cms.ParseTimestampToken(s.contents)
+		tok, err := rfc3161.ParseToken(s.contents)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ranges := rangesData(data, s.br)
 		sum := sha256.Sum256(ranges)
-		if !bytes.Equal(tok.MessageImprint, sum[:]) {
+		if !bytes.Equal(tok.Digest, sum[:]) {
 			t.Fatal("document timestamp imprint differs from SHA-256 of its byte ranges")
 		}
 		f.opensslTSVerify(t, tok.Raw, ranges, nil)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/pkg/cms"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // VerifyOptions controls Verify.
@@ -161,28 +162,28 @@ func verifyOne(d *document, s sigField, opts VerifyOptions) SignatureReport {
 	switch rep.SubFilter {
 	case "ETSI.RFC3161":
 		rep.DocumentTimestamp = true
-		tok, err := cms.ParseTimestampToken(s.contents)
+		tok, err := rfc3161.ParseToken(s.contents)
 		if err != nil {
 			return fail("%v", err)
 		}
 		rep.HasTimestamp = true
 		rep.TimestampTime = tok.GenTime
-		rep.Certificate = tok.Certificate()
-		rep.Certificates = tok.SignedData.Certificates
+		rep.Certificate = tok.SignerCert
+		rep.Certificates = tok.Certificates
 		if rep.Certificate != nil {
 			rep.SignerName = rep.Certificate.Subject.CommonName
 		}
-		digest, err := hashRanges(tok.Hash)
+		digest, err := hashRanges(tok.HashAlgorithm)
 		if err != nil {
 			return fail("hash byte ranges: %v", err)
 		}
-		rep.DigestValid = tok.VerifyImprint(digest) == nil
-		if err := tok.VerifyToken(nil); err != nil {
+		rep.DigestValid = bytes.Equal(tok.Digest, digest)
+		if _, err := tok.VerifySignature(nil); err != nil {
 			return fail("%v", err)
 		}
 		rep.SignatureValid = true
 		rep.TimestampValid = rep.DigestValid
-		rep.checkChain(opts, func() error { return tok.VerifyToken(opts.Roots) })
+		rep.checkChain(opts, func() error { _, err := rfc3161.VerifyToken(tok.Raw, tok.Digest, opts.Roots); return err })
 	case "ETSI.CAdES.detached", "adbe.pkcs7.detached":
 		sd, err := cms.ParseSignedData(s.contents)
 		if err != nil {
@@ -199,12 +200,20 @@ func verifyOne(d *document, s sigField, opts VerifyOptions) SignatureReport {
 			rep.DigestValid, rep.SignatureValid = res.DigestValid, res.SignatureValid
 			rep.Certificate = res.Certificate
 			rep.HasTimestamp = len(si.TimestampTokens) > 0
-			if len(res.Timestamps) > 0 {
-				rep.TimestampTime = res.Timestamps[0].GenTime
-			}
-			rep.TimestampValid = rep.HasTimestamp && res.TimestampErr == nil && len(res.Timestamps) > 0
-			if res.TimestampErr != nil {
-				rep.Errors = append(rep.Errors, fmt.Sprintf("signature timestamp: %v", res.TimestampErr))
+			for _, raw := range si.TimestampTokens {
+				h := crypto.SHA256
+				if tok, err := rfc3161.ParseToken(raw); err == nil {
+					h = tok.HashAlgorithm
+				}
+				hh := h.New()
+				hh.Write(si.Signature)
+				tok, err := rfc3161.VerifyToken(raw, hh.Sum(nil), opts.Roots)
+				if err != nil {
+					rep.Errors = append(rep.Errors, fmt.Sprintf("signature timestamp: %v", err))
+					continue
+				}
+				rep.TimestampTime = tok.GenTime
+				rep.TimestampValid = true
 			}
 			if opts.Roots != nil {
 				rep.ChainValid = res.ChainErr == nil && len(res.Chains) > 0

@@ -152,11 +152,12 @@ func (c *Client) check(tok *Token, req *Request) error {
 	if !req.Policy.Equal(x509.OID{}) && !tok.Policy.Equal(req.Policy) {
 		return fmt.Errorf("%w: token policy %v, requested %v", ErrRejected, tok.Policy, req.Policy)
 	}
-	if err := tok.verifySignature(); err != nil {
+	cert, err := tok.VerifySignature(nil)
+	if err != nil {
 		return err
 	}
 	if c.roots != nil {
-		return tok.verifyChain(c.roots)
+		return tok.verifyChain(cert, c.roots)
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func exampleTSA() (url string, roots *x509.CertPool, stop func()) {
 		body, _ := io.ReadAll(r.Body)
 		resp := &rfc3161.Response{Status: rfc3161.StatusRejection, Failures: []rfc3161.FailureInfo{rfc3161.FailBadDataFormat}}
 		if req, err := rfc3161.ParseRequest(body); err == nil {
-			if tok, err := issuer.Issue(req, time.Now()); err == nil {
+			if tok, err := issuer.Issue(r.Context(), req, time.Now()); err == nil {
 				resp = &rfc3161.Response{Status: rfc3161.StatusGranted, Token: tok}
 			}
 		}

@@ -81,7 +81,7 @@ func tsaHandler(t testing.TB, is *Issuer, tamper func(*Request)) http.Handler {
 		if tamper != nil {
 			tamper(req)
 		}
-		tok, err := is.Issue(req, time.Now())
+		tok, err := is.Issue(r.Context(), req, time.Now())
 		if err != nil {
 			t.Errorf("issue: %v", err)
 			return

@@ -1,6 +1,7 @@
 package rfc3161
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -10,6 +11,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/vellum-sign/vellum/pkg/cms"
 )
 
 // Issuer signs time-stamp tokens: the cryptographic half of a TSA. The
@@ -25,9 +28,12 @@ type Issuer struct {
 }
 
 // Issue returns a DER TimeStampToken for req at genTime (truncated to the
-// second), with a fresh random 128-bit serial number. The certificates are
-// embedded only when req.CertReq is set, as RFC 3161 §2.4.1 prescribes.
-func (is *Issuer) Issue(req *Request, genTime time.Time) ([]byte, error) {
+// second), with a fresh random 128-bit serial number, signed through package
+// cms with the signed attributes RFC 3161 and RFC 5816 ask for (content-type,
+// message-digest, signing-certificate-v2). The certificates are embedded
+// only when req.CertReq is set, as RFC 3161 §2.4.1 prescribes. ctx bounds
+// the signature, which may be an HSM's.
+func (is *Issuer) Issue(ctx context.Context, req *Request, genTime time.Time) ([]byte, error) {
 	if err := checkHash(req.HashAlgorithm, req.Digest); err != nil {
 		return nil, fmt.Errorf("issue time-stamp token: %w", err)
 	}
@@ -45,15 +51,18 @@ func (is *Issuer) Issue(req *Request, genTime time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue time-stamp token: %w", err)
 	}
-	var certs []*x509.Certificate
-	if req.CertReq {
-		certs = append([]*x509.Certificate{is.Cert}, is.Chain...)
-	}
 	h := is.Hash
 	if h == 0 {
 		h = crypto.SHA256
 	}
-	return signTSTInfo(tst, is.Cert, is.Key, h, certs)
+	chain := append([]*x509.Certificate{is.Cert}, is.Chain...)
+	tok, err := cms.SignData(ctx, tst, true, is.Key, chain, cms.SignOptions{
+		Hash: h, ContentType: cms.OIDTSTInfo, OmitCertificates: !req.CertReq,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("issue time-stamp token: %w", err)
+	}
+	return tok, nil
 }
 
 func (is *Issuer) tstInfo(req *Request, genTime time.Time, serial *big.Int) ([]byte, error) {

@@ -3,6 +3,7 @@ package rfc3161
 import (
 	"bytes"
 	"crypto"
+	"errors"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
@@ -12,12 +13,14 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/vellum-sign/vellum/pkg/cms"
 )
 
 // Token is a parsed TimeStampToken: the TSTInfo fields and the
 // certificates embedded in its SignedData.
 type Token struct {
-	Raw           []byte // the DER ContentInfo
+	Raw           []byte // the ContentInfo as received, without padding
 	GenTime       time.Time
 	SerialNumber  *big.Int
 	Policy        x509.OID
@@ -31,21 +34,30 @@ type Token struct {
 	// is the one its SignerInfo names, nil when the TSA did not embed it.
 	Certificates []*x509.Certificate
 	SignerCert   *x509.Certificate
-
-	sd *signedData
+	// SignedData is the token's CMS structure.
+	SignedData *cms.SignedData
 }
 
-// ParseToken decodes a DER TimeStampToken without verifying it.
+// ParseToken decodes a TimeStampToken (DER, or BER as some TSAs write it)
+// without verifying it. Trailing zero bytes, the padding of a PDF /Contents
+// string, are ignored.
 func ParseToken(der []byte) (*Token, error) {
-	sd, err := parseSignedData(der)
+	sd, err := cms.ParseSignedData(der)
 	if err != nil {
-		return nil, fmt.Errorf("parse time-stamp token: %w", err)
+		return nil, fmt.Errorf("parse time-stamp token: %w: %v", ErrMalformed, err)
 	}
-	if !sd.eContentType.Equal(oidTSTInfo) {
-		return nil, fmt.Errorf("parse time-stamp token: %w: content type %v is not TSTInfo", ErrMalformed, sd.eContentType)
+	// RFC 3161 §2.4.2: exactly one signer, over an encapsulated TSTInfo.
+	if len(sd.Signers) != 1 {
+		return nil, fmt.Errorf("parse time-stamp token: %w: a time-stamp token needs exactly one SignerInfo", ErrMalformed)
 	}
-	t := &Token{Raw: slices.Clone(der), Certificates: sd.certs, SignerCert: sd.signerCert(), sd: sd}
-	if err := t.parseTSTInfo(sd.eContent); err != nil {
+	if h := sd.Signers[0].Hash; h == 0 || h == crypto.SHA1 {
+		return nil, fmt.Errorf("parse time-stamp token: %w: SignerInfo digest algorithm", ErrUnsupportedHash)
+	}
+	if !sd.ContentType.Equal(cms.OIDTSTInfo) || sd.Content == nil {
+		return nil, fmt.Errorf("parse time-stamp token: %w: content type %v is not TSTInfo", ErrMalformed, sd.ContentType)
+	}
+	t := &Token{Raw: slices.Clone(sd.Raw), Certificates: sd.Certificates, SignerCert: sd.Signers[0].Certificate, SignedData: sd}
+	if err := t.parseTSTInfo(sd.Content); err != nil {
 		return nil, fmt.Errorf("parse time-stamp token: %w", err)
 	}
 	return t, nil
@@ -128,18 +140,46 @@ func readAccuracy(s *cryptobyte.String) (time.Duration, bool) {
 	return time.Duration(sec)*time.Second + time.Duration(ms)*time.Millisecond + time.Duration(us)*time.Microsecond, true
 }
 
-// verifySignature checks the CMS signature with the embedded signer
-// certificate and that the certificate is fit for time-stamping. It does
-// not build a chain.
-func (t *Token) verifySignature() error {
-	if t.SignerCert == nil {
-		return ErrNoCertificate
+// VerifySignature checks the token's CMS signature — content type, message
+// digest, the ESS signing-certificate binding RFC 3161 requires, the
+// signature value — and that the TSA certificate is fit for time-stamping.
+// It does not build a chain. The TSA certificate is looked up among the
+// token's certificates, then extra (a PDF's DSS holds it when the token
+// does not); it is returned.
+func (t *Token) VerifySignature(extra []*x509.Certificate) (*x509.Certificate, error) {
+	cert, err := t.SignedData.SignerCertificate(extra)
+	if err != nil {
+		return nil, ErrNoCertificate
 	}
-	if !slices.Contains(t.SignerCert.ExtKeyUsage, x509.ExtKeyUsageTimeStamping) {
-		return fmt.Errorf("%w: TSA certificate %q lacks the timeStamping extended key usage",
-			ErrBadSignature, t.SignerCert.Subject)
+	if !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageTimeStamping) {
+		return nil, fmt.Errorf("%w: TSA certificate %q lacks the timeStamping extended key usage",
+			ErrBadSignature, cert.Subject)
 	}
-	return t.sd.verify(t.SignerCert)
+	_, err = t.SignedData.Verify(cms.VerifyOptions{Intermediates: extra, RequireSigningCertificate: true, Time: t.GenTime})
+	if errors.Is(err, cms.ErrMalformed) {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if errors.Is(err, cms.ErrUnsupportedAlgorithm) {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupportedHash, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	return cert, nil
+}
+
+// VerifyImprint reports whether the token time-stamps data, hashed with the
+// token's own imprint algorithm.
+func (t *Token) VerifyImprint(data []byte) error {
+	if !t.HashAlgorithm.Available() {
+		return ErrUnsupportedHash
+	}
+	h := t.HashAlgorithm.New()
+	h.Write(data)
+	if !bytes.Equal(h.Sum(nil), t.Digest) {
+		return ErrImprintMismatch
+	}
+	return nil
 }
 
 // VerifyToken parses der and checks that it time-stamps digest (computed
@@ -155,30 +195,31 @@ func VerifyToken(der, digest []byte, roots *x509.CertPool) (*Token, error) {
 	if !bytes.Equal(t.Digest, digest) {
 		return nil, fmt.Errorf("verify time-stamp token: %w", ErrImprintMismatch)
 	}
-	if err := t.verifySignature(); err != nil {
+	cert, err := t.VerifySignature(nil)
+	if err != nil {
 		return nil, fmt.Errorf("verify time-stamp token: %w", err)
 	}
-	if err := t.verifyChain(roots); err != nil {
+	if err := t.verifyChain(cert, roots); err != nil {
 		return nil, fmt.Errorf("verify time-stamp token: %w", err)
 	}
 	return t, nil
 }
 
-func (t *Token) verifyChain(roots *x509.CertPool) error {
+func (t *Token) verifyChain(cert *x509.Certificate, roots *x509.CertPool) error {
 	inter := x509.NewCertPool()
 	for _, c := range t.Certificates {
-		if c != t.SignerCert {
+		if c != cert {
 			inter.AddCert(c)
 		}
 	}
-	_, err := t.SignerCert.Verify(x509.VerifyOptions{
+	_, err := cert.Verify(x509.VerifyOptions{
 		Roots:         roots,
 		Intermediates: inter,
 		CurrentTime:   t.GenTime,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
 	})
 	if err != nil {
-		return fmt.Errorf("TSA certificate %q: %w", t.SignerCert.Subject, err)
+		return fmt.Errorf("TSA certificate %q: %w", cert.Subject, err)
 	}
 	return nil
 }

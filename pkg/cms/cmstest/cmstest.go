@@ -19,10 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
-
-	"github.com/vellum-sign/vellum/pkg/cms"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // PKI is a root CA and an intermediate CA issuing end-entity certificates.
@@ -147,13 +144,22 @@ func PEM(certs ...*x509.Certificate) []byte {
 }
 
 // TSA is an in-process RFC 3161 timestamp authority implementing
-// cms.Timestamper.
+// cms.Timestamper, issuing tokens with rfc3161.Issuer.
 type TSA struct {
 	Identity *Identity
 	// Now returns the time put in tokens; time.Now when nil.
 	Now   func() time.Time
 	count atomic.Int64
 }
+
+// tsaPolicy is the policy written into test tokens (a private arc).
+var tsaPolicy = func() x509.OID {
+	oid, err := x509.OIDFromInts([]uint64{1, 3, 6, 1, 4, 1, 99999, 1})
+	if err != nil {
+		panic(err)
+	}
+	return oid
+}()
 
 // NewTSA issues a TSA certificate from p.
 func (p *PKI) NewTSA() (*TSA, error) {
@@ -167,37 +173,20 @@ func (p *PKI) NewTSA() (*TSA, error) {
 // Calls reports how many tokens the TSA has issued.
 func (t *TSA) Calls() int { return int(t.count.Load()) }
 
-// Timestamp returns a TimeStampToken over digest.
+// Timestamp returns a TimeStampToken over digest that embeds the TSA's
+// certificate and intermediate, as a request with certReq gets.
 func (t *TSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
 	t.count.Add(1)
 	now := time.Now()
 	if t.Now != nil {
 		now = t.Now()
 	}
-	hOID := map[crypto.Hash]asn1.ObjectIdentifier{
-		crypto.SHA256: {2, 16, 840, 1, 101, 3, 4, 2, 1},
-		crypto.SHA384: {2, 16, 840, 1, 101, 3, 4, 2, 2},
-		crypto.SHA512: {2, 16, 840, 1, 101, 3, 4, 2, 3},
-	}[h]
-	if hOID == nil || len(digest) != h.Size() {
-		return nil, fmt.Errorf("cmstest: bad digest for %v", h)
-	}
-	b := cryptobyte.NewBuilder(nil)
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1Int64(1)
-		b.AddASN1ObjectIdentifier(asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1})
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(hOID) })
-			b.AddASN1OctetString(digest)
-		})
-		b.AddASN1BigInt(nextSerial())
-		b.AddASN1GeneralizedTime(now.UTC().Truncate(time.Second))
-	})
-	info, err := b.Bytes()
+	is := &rfc3161.Issuer{Cert: t.Identity.Chain[0], Key: t.Identity.Key, Chain: t.Identity.Chain[1:], Policy: tsaPolicy}
+	tok, err := is.Issue(ctx, &rfc3161.Request{HashAlgorithm: h, Digest: digest, CertReq: true}, now)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cmstest: %w", err)
 	}
-	return cms.SignData(ctx, info, true, t.Identity.Key, t.Identity.Chain, cms.SignOptions{ContentType: cms.OIDTSTInfo})
+	return tok, nil
 }
 
 // CRL returns DER CRLs issued by the root and the intermediate, revoking
