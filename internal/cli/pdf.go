@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,7 +109,17 @@ func runPDFSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		opts.Timestamper = tsa
 	}
 	if opts.Level == pades.LevelBLT || opts.Level == pades.LevelBLTA {
-		opts.Revocation = fetchRevocation
+		// Missing issuers come from the certificates' caIssuers URLs; a chain
+		// that cannot be completed stops the signature with an error naming
+		// the certificate, rather than a DSS that leaves a CA out.
+		f := &revocation.Fetcher{HTTPClient: &http.Client{Timeout: 30 * time.Second}}
+		opts.Revocation = func(ctx context.Context, certs []*x509.Certificate) (pades.ValidationData, error) {
+			d, err := f.FetchSet(ctx, certs)
+			if err != nil {
+				return pades.ValidationData{}, err
+			}
+			return pades.ValidationData{Certs: d.Certs, OCSPs: d.OCSPs, CRLs: d.CRLs}, nil
+		}
 	}
 	if *visible != "" {
 		v, err := parseVisible(*visible)
@@ -350,14 +361,4 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 		}
 		return s, nil
 	}
-}
-
-// fetchRevocation gets OCSP responses (or CRLs) for the signer's and the
-// time-stamp authorities' certificates from the URLs they name.
-func fetchRevocation(ctx context.Context, certs []*x509.Certificate) (pades.ValidationData, error) {
-	d, err := (&revocation.Fetcher{}).FetchSet(ctx, certs)
-	if err != nil {
-		return pades.ValidationData{}, err
-	}
-	return pades.ValidationData{Certs: d.Certs, OCSPs: d.OCSPs, CRLs: d.CRLs}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/cms/cmstest"
@@ -315,5 +316,40 @@ func TestParseSignedData_OpenSSLStreamingBER(t *testing.T) {
 				t.Fatal("BER and openssl's DER re-encoding parse differently")
 			}
 		})
+	}
+}
+
+// EstimateDetachedSize is an upper bound that is at most a few bytes off,
+// with and without a signature timestamp.
+func TestEstimateDetachedSize_IsTightUpperBound(t *testing.T) {
+	pki := newPKI(t)
+	tsa, err := pki.NewTSA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kt := range []cmstest.KeyType{cmstest.ECDSAP256, cmstest.ECDSAP384, cmstest.RSA2048} {
+		id, _ := pki.Issue("Size", kt)
+		for _, ts := range []cms.Timestamper{nil, tsa} {
+			opts := cms.SignOptions{Timestamper: ts}
+			for range 20 {
+				d := sha256.Sum256([]byte(time.Now().String()))
+				der, err := cms.SignDetached(context.Background(), d[:], id.Key, id.Chain, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tokLen := 0
+				if ts != nil {
+					sd, _ := cms.ParseSignedData(der)
+					tokLen = len(sd.Signers[0].TimestampTokens[0])
+				}
+				est, err := cms.EstimateDetachedSize(id.Key.Public(), id.Chain, opts, tokLen)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if est < len(der) || est-len(der) > 8 {
+					t.Fatalf("key %d, timestamped %v: estimate %d for %d bytes", kt, ts != nil, est, len(der))
+				}
+			}
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -101,11 +102,100 @@ func SignPKCS1(signer crypto.Signer, digest []byte, h crypto.Hash) ([]byte, erro
 }
 
 func build(ctx context.Context, digest, content []byte, signer crypto.Signer, chain []*x509.Certificate, opts SignOptions) ([]byte, error) {
+	p, err := prepare(digest, signer.Public(), chain, opts)
+	if err != nil {
+		return nil, err
+	}
+	sigAlg, sig, err := signAttributes(signer, p.attrs, p.h, opts.PSS)
+	if err != nil {
+		return nil, err
+	}
+	var unsigned []byte
+	if opts.Timestamper != nil {
+		// The token is over the signature value (ETSI EN 319 122-1 5.3), hashed
+		// with the signature's digest algorithm.
+		sh := p.h.New()
+		sh.Write(sig)
+		tok, err := opts.Timestamper.Timestamp(ctx, sh.Sum(nil), p.h)
+		if err != nil {
+			return nil, fmt.Errorf("cms: signature timestamp: %w", err)
+		}
+		if _, err := ParseSignedData(tok); err != nil {
+			return nil, fmt.Errorf("cms: timestamp token: %w", err)
+		}
+		unsigned = attribute(OIDAttrTimeStampToken, tok)
+	}
+	return assemble(p, content, chain, sigAlg, sig, unsigned, opts)
+}
+
+// EstimateDetachedSize returns the size that SignDetached's output will not
+// exceed for a signer with public key pub, chain and opts, when the
+// signature timestamp token (if opts.Timestamper is set) is tokenLen bytes.
+// It performs no key operation: the signature is assumed to be the longest
+// the key can make. PDF signers use it to reserve /Contents.
+func EstimateDetachedSize(pub crypto.PublicKey, chain []*x509.Certificate, opts SignOptions, tokenLen int) (int, error) {
+	h := opts.hash()
+	if _, ok := pub.(ed25519.PublicKey); ok {
+		h = crypto.SHA512
+	}
+	if !h.Available() {
+		return 0, fmt.Errorf("cms: hash %v unavailable", h)
+	}
+	p, err := prepare(make([]byte, h.Size()), pub, chain, opts)
+	if err != nil {
+		return 0, err
+	}
+	sigAlg, sig, err := signAttributes(longestSigner{pub}, p.attrs, p.h, opts.PSS)
+	if err != nil {
+		return 0, err
+	}
+	var unsigned []byte
+	if opts.Timestamper != nil {
+		unsigned = attribute(OIDAttrTimeStampToken, make([]byte, tokenLen))
+	}
+	der, err := assemble(p, nil, chain, sigAlg, sig, unsigned, opts)
+	return len(der), err
+}
+
+// longestSigner "signs" with the longest signature value pub can produce.
+type longestSigner struct{ pub crypto.PublicKey }
+
+func (l longestSigner) Public() crypto.PublicKey { return l.pub }
+
+func (l longestSigner) Sign(_ io.Reader, _ []byte, _ crypto.SignerOpts) ([]byte, error) {
+	switch k := l.pub.(type) {
+	case *rsa.PublicKey:
+		return make([]byte, k.Size()), nil
+	case *ecdsa.PublicKey:
+		// SEQUENCE of two INTEGERs, each at most a leading zero longer than
+		// the order.
+		n := (k.Curve.Params().BitSize + 7) / 8
+		body := 2 * (2 + n + 1)
+		if body < 128 {
+			return make([]byte, 2+body), nil
+		}
+		return make([]byte, 3+body), nil
+	case ed25519.PublicKey:
+		return make([]byte, ed25519.SignatureSize), nil
+	}
+	return nil, fmt.Errorf("cms: unsupported key type %T", l.pub)
+}
+
+// prepared is what a SignedData needs before its signature: the checked
+// algorithm choices and the DER signed attributes.
+type prepared struct {
+	h     crypto.Hash
+	hOID  asn1.ObjectIdentifier
+	ct    asn1.ObjectIdentifier
+	cert  *x509.Certificate
+	attrs []byte
+}
+
+func prepare(digest []byte, pub crypto.PublicKey, chain []*x509.Certificate, opts SignOptions) (*prepared, error) {
 	if len(chain) == 0 || chain[0] == nil {
 		return nil, errors.New("cms: signer certificate missing")
 	}
 	h := opts.hash()
-	pub := signer.Public()
 	if _, ok := pub.(ed25519.PublicKey); ok {
 		h = crypto.SHA512
 	}
@@ -124,32 +214,16 @@ func build(ctx context.Context, digest, content []byte, signer crypto.Signer, ch
 	if !publicKeysEqual(cert.PublicKey, pub) {
 		return nil, errors.New("cms: signer key does not match certificate")
 	}
-
 	attrs, err := signedAttributes(ct, digest, cert, opts.SigningTime)
 	if err != nil {
 		return nil, err
 	}
-	sigAlg, sig, err := signAttributes(signer, attrs, h, opts.PSS)
-	if err != nil {
-		return nil, err
-	}
+	return &prepared{h: h, hOID: hOID, ct: ct, cert: cert, attrs: attrs}, nil
+}
 
-	var unsigned []byte
-	if opts.Timestamper != nil {
-		// The token is over the signature value (ETSI EN 319 122-1 5.3), hashed
-		// with the signature's digest algorithm.
-		sh := h.New()
-		sh.Write(sig)
-		tok, err := opts.Timestamper.Timestamp(ctx, sh.Sum(nil), h)
-		if err != nil {
-			return nil, fmt.Errorf("cms: signature timestamp: %w", err)
-		}
-		if _, err := ParseSignedData(tok); err != nil {
-			return nil, fmt.Errorf("cms: timestamp token: %w", err)
-		}
-		unsigned = attribute(OIDAttrTimeStampToken, tok)
-	}
-
+// assemble encodes the ContentInfo around a finished signature.
+func assemble(p *prepared, content []byte, chain []*x509.Certificate, sigAlg, sig, unsigned []byte, opts SignOptions) ([]byte, error) {
+	attrs, cert, ct, hOID := p.attrs, p.cert, p.ct, p.hOID
 	// Sized up front so that the nested length prefixes never regrow it.
 	est := 256 + len(attrs) + len(sigAlg) + len(sig) + len(content) + len(unsigned) + len(cert.RawIssuer) + len(cert.SerialNumber.Bytes())
 	for _, c := range chain {

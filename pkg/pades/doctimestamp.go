@@ -47,12 +47,15 @@ func docTimestampRevision(ctx context.Context, d *document, prefix hashState, ts
 	if _, err := rv.addField("", sigRef, 1, array{int64(0), int64(0), int64(0), int64(0)}, apRef); err != nil {
 		return nil, codeErr(CodeSigningError, err, "add document timestamp field")
 	}
+	if err := rv.declarePAdES(); err != nil {
+		return nil, codeErr(CodeUnknownError, err, "declare PAdES")
+	}
 	entries := dict{
 		"Type":      name("DocTimeStamp"),
 		"Filter":    name("Adobe.PPKLite"),
 		"SubFilter": name("ETSI.RFC3161"),
 	}
-	size := 8192
+	size := tokenRoom(ts)
 	for attempt := 0; attempt < 3; attempt++ {
 		p, err := fill(rv, sigRef, sigDict{entries: entries, contentsLen: size})
 		if err != nil {
@@ -69,7 +72,7 @@ func docTimestampRevision(ctx context.Context, d *document, prefix hashState, ts
 			p.put(tok)
 			return p.l, nil
 		}
-		size = len(tok) + 512
+		size = len(tok) + tokenSlack
 	}
 	return nil, codeErr(CodeSigningError, nil, "document timestamp does not fit its placeholder")
 }

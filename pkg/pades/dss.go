@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vellum-sign/vellum/pkg/cms"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // AddDSS appends a revision with a Document Security Store (ETSI EN 319
@@ -37,28 +38,67 @@ func AddDSS(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, vd Vali
 }
 
 // validationFor gathers the certificates of a signature (signer chain and
-// timestamp authorities) and asks opts.Revocation for their revocation data.
+// timestamp authorities), asks opts.Revocation for their revocation data,
+// and checks that the result is complete: every certificate up to a
+// self-signed root has its issuer and an OCSP response or CRL. A DSS that
+// leaves a CA without revocation data is not B-LT, so it is refused rather
+// than written.
 func validationFor(ctx context.Context, cmsDER []byte, opts *Options) (ValidationData, error) {
-	certs := append([]*x509.Certificate{}, opts.Certificates...)
-	if sd, err := cms.ParseSignedData(cmsDER); err == nil {
-		certs = append(certs, sd.Certificates...)
-		for _, tok := range sd.Signers[0].TimestampTokens {
-			if t, err := cms.ParseSignedData(tok); err == nil {
-				certs = append(certs, t.Certificates...)
-			}
+	if opts.Revocation == nil {
+		return ValidationData{}, codeErr(CodeSigningError, nil, "level %s needs revocation data (Options.Revocation)", opts.Level)
+	}
+	var certs []*x509.Certificate
+	seen := map[string]bool{}
+	for _, c := range append(append([]*x509.Certificate{}, opts.Certificates...), signatureCertificates(cmsDER, false)...) {
+		if !seen[string(c.Raw)] {
+			seen[string(c.Raw)] = true
+			certs = append(certs, c)
 		}
 	}
-	var vd ValidationData
-	if opts.Revocation != nil {
-		var err error
-		if vd, err = opts.Revocation(ctx, certs); err != nil {
-			return vd, codeErr(CodeSigningError, err, "fetch revocation data")
-		}
+	vd, err := opts.Revocation(ctx, certs)
+	if err != nil {
+		return vd, codeErr(CodeSigningError, err, "fetch revocation data")
 	}
 	for _, c := range certs {
 		vd.Certs = append(vd.Certs, c.Raw)
 	}
+	pool := newPool()
+	pool.add(vd)
+	for _, c := range pool.closure(certs) {
+		if selfSigned(c) {
+			continue
+		}
+		issuer := pool.issuer(c)
+		if issuer == nil {
+			return vd, codeErr(CodeSigningError, nil, "no issuer certificate for %q: give the whole chain, or use certificates whose authority information access names their issuer", c.Subject)
+		}
+		if st := pool.status(c, issuer); !st.found() {
+			return vd, codeErr(CodeSigningError, nil, "no OCSP response or CRL for %q", c.Subject)
+		}
+	}
 	return vd, nil
+}
+
+// signatureCertificates returns the certificates a signature's /Contents
+// carries: the CMS's and its signature timestamps' (docTS: the token's).
+func signatureCertificates(contents []byte, docTS bool) []*x509.Certificate {
+	if docTS {
+		if t, err := rfc3161.ParseToken(contents); err == nil {
+			return t.Certificates
+		}
+		return nil
+	}
+	sd, err := cms.ParseSignedData(contents)
+	if err != nil {
+		return nil
+	}
+	certs := append([]*x509.Certificate{}, sd.Certificates...)
+	for _, tok := range sd.Signers[0].TimestampTokens {
+		if t, err := rfc3161.ParseToken(tok); err == nil {
+			certs = append(certs, t.Certificates...)
+		}
+	}
+	return certs
 }
 
 // dedupe drops repeated DER blobs, keeping order.
@@ -75,7 +115,9 @@ func dedupe(list [][]byte) [][]byte {
 	return out
 }
 
-// dssRevision builds the DSS revision.
+// dssRevision builds the DSS revision: vd merged into the existing DSS
+// (nothing stored twice), and a /VRI entry for every signature that has
+// none yet.
 func dssRevision(d *document, vd ValidationData) (*layout, error) {
 	rv := newRevision(d)
 	catRef, cat, err := d.catalog()
@@ -91,33 +133,37 @@ func dssRevision(d *document, vd ValidationData) (*layout, error) {
 	if dss == nil {
 		dss = dict{"Type": name("DSS")}
 	}
-	added := map[name]array{}
+	pool := newPool()
+	stored := map[[32]byte]ref{} // SHA-256 of each DSS item -> its stream
 	for _, kind := range []struct {
 		key  name
 		data [][]byte
-	}{{"Certs", vd.Certs}, {"OCSPs", vd.OCSPs}, {"CRLs", vd.CRLs}} {
+		add  func([]byte)
+	}{{"Certs", vd.Certs, pool.addCertDER}, {"OCSPs", vd.OCSPs, pool.addOCSP}, {"CRLs", vd.CRLs, pool.addCRL}} {
 		arr, err := d.resolveArray(dss[kind.key])
 		if err != nil {
 			return nil, codeErr(CodeUnknownError, err, "read DSS /%s", kind.key)
 		}
 		arr = append(array{}, arr...)
-		have := existingStreams(d, arr)
+		for sum, item := range existingStreams(d, arr) {
+			stored[sum] = item.ref
+			kind.add(item.data)
+		}
 		for _, b := range dedupe(kind.data) {
-			if r, ok := have[sha256.Sum256(b)]; ok {
-				added[kind.key] = append(added[kind.key], r)
+			sum := sha256.Sum256(b)
+			if _, ok := stored[sum]; ok {
 				continue
 			}
 			r := rv.alloc()
 			rv.setStream(r, dict{}, b)
 			arr = append(arr, r)
-			added[kind.key] = append(added[kind.key], r)
+			stored[sum] = r
+			kind.add(b)
 		}
 		if len(arr) > 0 {
 			dss[kind.key] = arr
 		}
 	}
-	// /VRI: one entry per signature, keyed by the uppercase hex SHA-1 of its
-	// /Contents, listing the validation data added for it.
 	vri, err := d.resolveDict(dss["VRI"])
 	if err != nil {
 		return nil, codeErr(CodeUnknownError, err, "read DSS /VRI")
@@ -136,13 +182,9 @@ func dssRevision(d *document, vd ValidationData) (*layout, error) {
 		if _, ok := vri[key]; ok {
 			continue
 		}
-		entry := dict{}
-		for k, v := range map[name]name{"Certs": "Cert", "OCSPs": "OCSP", "CRLs": "CRL"} {
-			if len(added[k]) > 0 {
-				entry[v] = added[k]
-			}
+		if entry := vriEntry(pool, stored, s); entry != nil {
+			vri[key] = entry
 		}
-		vri[key] = entry
 	}
 	if len(vri) > 0 {
 		dss["VRI"] = vri
@@ -156,13 +198,66 @@ func dssRevision(d *document, vd ValidationData) (*layout, error) {
 		cat["DSS"] = nr
 		rv.set(catRef, cat)
 	}
+	if err := rv.declarePAdES(); err != nil {
+		return nil, codeErr(CodeUnknownError, err, "declare PAdES")
+	}
 	return rv.layout()
 }
 
-// existingStreams maps the SHA-256 of each stream in arr to its reference,
-// so data already in the DSS is not stored twice.
-func existingStreams(d *document, arr array) map[[32]byte]ref {
-	out := map[[32]byte]ref{}
+// vriEntry lists the DSS items that validate signature s: the certificates
+// of its chain (signer and timestamp authorities, ETSI EN 319 142-1 §5.4.2.3)
+// and the OCSP responses and CRLs about them. It is nil when the DSS holds
+// nothing of that signature's.
+func vriEntry(pool *validationPool, stored map[[32]byte]ref, s sigField) dict {
+	own := signatureCertificates(s.contents, s.sig.name("SubFilter") == "ETSI.RFC3161")
+	for _, c := range own {
+		pool.addCert(c)
+	}
+	var certs, ocsps, crls array
+	seen := map[ref]bool{}
+	add := func(dst *array, der []byte) {
+		if r, ok := stored[sha256.Sum256(der)]; ok && !seen[r] {
+			seen[r] = true
+			*dst = append(*dst, r)
+		}
+	}
+	for _, c := range pool.closure(own) {
+		add(&certs, c.Raw)
+		if selfSigned(c) {
+			continue
+		}
+		if issuer := pool.issuer(c); issuer != nil {
+			st := pool.status(c, issuer)
+			for _, o := range st.ocsps {
+				add(&ocsps, o)
+			}
+			for _, l := range st.crls {
+				add(&crls, l)
+			}
+		}
+	}
+	if len(certs)+len(ocsps)+len(crls) == 0 {
+		return nil
+	}
+	entry := dict{}
+	for k, v := range map[name]array{"Cert": certs, "OCSP": ocsps, "CRL": crls} {
+		if len(v) > 0 {
+			entry[k] = v
+		}
+	}
+	return entry
+}
+
+// storedItem is a stream of the DSS and its data.
+type storedItem struct {
+	ref  ref
+	data []byte
+}
+
+// existingStreams maps the SHA-256 of each stream in arr to its reference
+// and data, so data already in the DSS is not stored twice.
+func existingStreams(d *document, arr array) map[[32]byte]storedItem {
+	out := map[[32]byte]storedItem{}
 	if len(arr) > 1000 {
 		return out
 	}
@@ -177,7 +272,7 @@ func existingStreams(d *document, arr array) map[[32]byte]ref {
 			continue
 		}
 		if data, err := d.streamData(s, true); err == nil {
-			out[sha256.Sum256(data)] = r
+			out[sha256.Sum256(data)] = storedItem{r, data}
 		}
 	}
 	return out

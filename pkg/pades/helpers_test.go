@@ -76,13 +76,14 @@ func (f *fixture) options() pades.Options {
 	return pades.Options{Signer: f.id.Key, Certificates: f.id.Chain, Name: "Alice Example", Reason: "Approval", Location: "Brno"}
 }
 
-// revocation returns CRLs from both CAs, so B-LT has real revocation data.
+// revocation returns the root and CRLs from both CAs, so B-LT has real
+// revocation data for the whole chain.
 func (f *fixture) revocation(ctx context.Context, certs []*x509.Certificate) (pades.ValidationData, error) {
 	crl, err := f.pki.CRL(big.NewInt(1), time.Now())
 	if err != nil {
 		return pades.ValidationData{}, err
 	}
-	return pades.ValidationData{CRLs: crl}, nil
+	return pades.ValidationData{Certs: [][]byte{f.pki.Root.Raw}, CRLs: crl}, nil
 }
 
 // signFile signs in with opts and writes the result next to it.

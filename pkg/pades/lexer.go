@@ -167,7 +167,9 @@ func (p *parser) object(depth int) (any, error) {
 		return n, nil
 	}
 	if f, err := parseReal(kw); err == nil {
-		return f, nil
+		// The token is kept so that a rewritten dictionary carries the
+		// number exactly as it was (a page's /MediaBox, say).
+		return decimal{v: f, src: string(kw)}, nil
 	}
 	return nil, fmt.Errorf("pades: unexpected token %q at %d", truncate(kw), start)
 }

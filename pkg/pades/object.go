@@ -8,7 +8,8 @@ import (
 )
 
 // The PDF object model used by the lazy reader and the revision writer.
-// Integers are int64, reals float64, booleans bool and null nil.
+// Integers are int64, reals read from a file decimal (reals we create
+// float64), booleans bool and null nil.
 type (
 	name   string
 	dict   map[name]any
@@ -21,6 +22,26 @@ type (
 		offset int64 // absolute offset of the first data byte
 	}
 )
+
+// decimal is a real number read from a file: its value, and its token, which
+// the writer copies byte for byte.
+type decimal struct {
+	v   float64
+	src string
+}
+
+// number returns the value of an integer or real object.
+func number(o any) (float64, bool) {
+	switch v := o.(type) {
+	case int64:
+		return float64(v), true
+	case float64:
+		return v, true
+	case decimal:
+		return v.v, true
+	}
+	return 0, false
+}
 
 func (d dict) name(k name) name {
 	n, _ := d[k].(name)
@@ -45,6 +66,8 @@ func writeObject(buf *bytes.Buffer, o any) {
 	case float64:
 		var b [32]byte
 		buf.Write(appendReal(b[:0], v))
+	case decimal:
+		buf.WriteString(v.src)
 	case name:
 		writeName(buf, v)
 	case pdfstr:

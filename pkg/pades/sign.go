@@ -328,15 +328,39 @@ func (p *placeholder) put(der []byte) {
 	hex.Encode(p.l.data[p.a-p.rel+1:], der)
 }
 
-// estimateCMS guesses the CMS size generously enough that a second attempt
-// is rare; when the guess is short the revision is redone at the exact size.
-func estimateCMS(o *Options) int {
-	n := 2048 + 1024 // attributes, structure, signature value
-	for _, c := range o.Certificates {
-		n += len(c.Raw)
+// tokenSizeHinter is implemented by timestampers that know how long their
+// tokens are (rfc3161.Client, cmstest.TSA).
+type tokenSizeHinter interface{ TokenSizeHint() int }
+
+const (
+	// defaultTokenRoom is reserved for a first token from a TSA whose token
+	// size is not known yet: public TSAs' tokens with their chains run 2-7 KB.
+	// A longer one costs a second attempt, a shorter one padding.
+	defaultTokenRoom = 4096
+	// tokenSlack absorbs what varies between two tokens of one TSA (serial
+	// and nonce lengths, signature length, fractional seconds).
+	tokenSlack = 32
+)
+
+// tokenRoom is the room to reserve for a token from ts.
+func tokenRoom(ts cms.Timestamper) int {
+	if h, ok := ts.(tokenSizeHinter); ok && h.TokenSizeHint() > 0 {
+		return h.TokenSizeHint() + tokenSlack
 	}
-	if o.Level != "" && o.Level != LevelBB {
-		n += 8192 // timestamp token with the TSA's certificates
+	return defaultTokenRoom
+}
+
+// estimateCMS sizes the /Contents placeholder: the exact upper bound of the
+// CMS for this key and chain, plus the room for the signature timestamp.
+// When the token turns out longer, the revision is redone at the real size.
+func estimateCMS(o *Options, ts cms.Timestamper) int {
+	tok := 0
+	if ts != nil {
+		tok = tokenRoom(ts)
+	}
+	n, err := cms.EstimateDetachedSize(o.Signer.Public(), o.Certificates, cms.SignOptions{Hash: o.hash(), PSS: o.PSS, Timestamper: ts}, tok)
+	if err != nil {
+		return 8192 // SignDetached reports the cause
 	}
 	return n
 }
@@ -394,11 +418,14 @@ func signRevision(ctx context.Context, d *document, prefix hashState, o *Options
 			return nil, nil, codeErr(CodeSigningError, err, "certify")
 		}
 	}
+	if err := rv.declarePAdES(); err != nil {
+		return nil, nil, codeErr(CodeUnknownError, err, "declare PAdES")
+	}
 	var ts cms.Timestamper
 	if o.Level != "" && o.Level != LevelBB {
 		ts = o.Timestamper
 	}
-	size := estimateCMS(o)
+	size := estimateCMS(o, ts)
 	for attempt := 0; attempt < 3; attempt++ {
 		p, err := fill(rv, sigRef, sigDict{entries: entries, contentsLen: size})
 		if err != nil {
@@ -412,9 +439,10 @@ func signRevision(ctx context.Context, d *document, prefix hashState, o *Options
 			p.put(der)
 			return p.l, der, nil
 		}
-		// Too small: redo at the real size plus slack for ECDSA and token
-		// length jitter; only the revision is re-hashed.
-		size = len(der) + 512
+		// Too small (a longer token than reserved): redo at the real size
+		// plus slack for signature and token length jitter; only the
+		// revision is re-hashed.
+		size = len(der) + tokenSlack
 	}
 	return nil, nil, codeErr(CodeSigningError, nil, "signature does not fit its placeholder")
 }

@@ -173,3 +173,65 @@ func TestSign_RefusesDocMDPNoChanges(t *testing.T) {
 		t.Fatalf("got %v, want LOCKED", err)
 	}
 }
+
+// Page dictionaries are rewritten when a signature field joins /Annots:
+// their numbers must come out as they went in, or the page changes size
+// (HL1396's /MediaBox has 12 decimals) and renders differently.
+func TestSign_CopiesNumbersByteForByte(t *testing.T) {
+	f := newFixture(t)
+	in := filepath.Join(pdfcpuDir(), "testdata", "HL1396.pdf")
+	out, err := f.signFile(t, in, f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	requirePdfsigValid(t, out, 1)
+	signed, _ := os.ReadFile(out)
+	orig, _ := os.ReadFile(in)
+	if !bytes.Contains(signed[len(orig):], []byte("/MediaBox [0 0 611.519958000000 792.000000000000]")) {
+		t.Errorf("rewritten page does not carry the original /MediaBox tokens")
+	}
+	render := func(pdf, prefix string) []byte {
+		if o, err := exec.Command("pdftoppm", "-r", "40", "-f", "1", "-l", "1", pdf, prefix).CombinedOutput(); err != nil {
+			t.Fatalf("pdftoppm (apt-get install poppler-utils): %v\n%s", err, o)
+		}
+		matches, _ := filepath.Glob(prefix + "*.ppm")
+		if len(matches) != 1 {
+			t.Fatalf("pdftoppm wrote %v", matches)
+		}
+		b, _ := os.ReadFile(matches[0])
+		return b
+	}
+	if !bytes.Equal(render(in, filepath.Join(f.dir, "orig")), render(out, filepath.Join(f.dir, "signed"))) {
+		t.Error("page 1 renders differently after an invisible signature")
+	}
+}
+
+// A DSS in a file older than PDF 1.7 comes with the ESIC developer
+// extension and a /Version bump (ETSI EN 319 142-1), and the file stays
+// clean for qpdf and valid for pdfsig.
+func TestSign_DeclaresPAdESInOlderFiles(t *testing.T) {
+	f := newFixture(t)
+	opts := f.options()
+	opts.Level, opts.Timestamper, opts.Revocation = pades.LevelBLT, f.tsa, f.revocation
+	for _, src := range []string{"text_annotations.pdf", "read.go.pdf", "bookletTest.pdf"} { // 1.3, 1.4, 1.5
+		t.Run(src, func(t *testing.T) {
+			out, err := f.signFile(t, filepath.Join(pdfcpuDir(), "testdata", src), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			requirePdfsigValid(t, out, 1)
+			if qpdfCheck(t, out) != 0 {
+				t.Error("qpdf --check warnings")
+			}
+			js, err := exec.Command("qpdf", "--json=2", "--json-key=qpdf", out).Output()
+			if err != nil {
+				t.Fatalf("qpdf --json: %v", err)
+			}
+			for _, want := range []string{`"/Version": "/1.7"`, `"/ESIC"`, `"/BaseVersion": "/1.7"`, `"/ExtensionLevel": 1`} {
+				if !bytes.Contains(js, []byte(want)) {
+					t.Errorf("catalog lacks %s", want)
+				}
+			}
+		})
+	}
+}

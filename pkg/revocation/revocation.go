@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +25,8 @@ const (
 	maxOCSPSize = 1 << 20
 	// maxCRLSize admits the CRLs of large public CAs.
 	maxCRLSize = 32 << 20
+	// maxCertSize bounds a certificate fetched from a caIssuers URL.
+	maxCertSize = 64 << 10
 )
 
 var (
@@ -169,21 +173,36 @@ func appendUnique(list [][]byte, der []byte) [][]byte {
 	return append(list, der)
 }
 
-// FetchSet returns validation data for every certificate in certs whose
-// issuer is also in certs, in any order: what a PDF's DSS needs for the
-// signer's chain and the time-stamp authorities' chains together.
-// Certificates without an issuer in the set (roots, or anchors the caller
-// left out) are included but not checked.
+// FetchSet returns validation data for every certificate in certs, in any
+// order, and for the issuers above them up to a self-signed root: what a
+// PDF's DSS needs for the signer's chain and the time-stamp authorities'
+// chains together. An issuer missing from certs is fetched from the
+// certificate's caIssuers URL (RFC 5280 §4.2.2.1) with the Fetcher's
+// HTTPClient; a certificate whose issuer can be neither found nor fetched is
+// an error wrapping ErrNoData, so no CA is silently left without revocation
+// data. Each certificate is fetched for once, however often it is given.
 func (f *Fetcher) FetchSet(ctx context.Context, certs []*x509.Certificate) (*Data, error) {
 	d := &Data{}
 	crls := map[string][]byte{}
+	var set []*x509.Certificate
 	for _, c := range certs {
-		d.Certs = appendUnique(d.Certs, c.Raw)
+		if !slices.ContainsFunc(set, c.Equal) {
+			set = append(set, c)
+		}
 	}
-	for _, c := range certs {
-		issuer := issuerIn(certs, c)
-		if issuer == nil {
+	for i := 0; i < len(set); i++ { // set grows as issuers are fetched
+		c := set[i]
+		d.Certs = appendUnique(d.Certs, c.Raw)
+		if isSelfSigned(c) {
 			continue
+		}
+		issuer := issuerIn(set, c)
+		if issuer == nil {
+			var err error
+			if issuer, err = f.fetchIssuer(ctx, c); err != nil {
+				return nil, fmt.Errorf("%w for %q: its issuer is not given and %v", ErrNoData, c.Subject, err)
+			}
+			set = append(set, issuer)
 		}
 		if err := f.forCert(ctx, c, issuer, d, crls); err != nil {
 			return nil, err
@@ -192,9 +211,39 @@ func (f *Fetcher) FetchSet(ctx context.Context, certs []*x509.Certificate) (*Dat
 	return d, nil
 }
 
+// fetchIssuer downloads c's issuer from its caIssuers URLs: a DER or PEM
+// certificate that must have signed c.
+func (f *Fetcher) fetchIssuer(ctx context.Context, c *x509.Certificate) (*x509.Certificate, error) {
+	urls := httpURLs(c.IssuingCertificateURL)
+	if len(urls) == 0 {
+		return nil, errors.New("the certificate names no http(s) caIssuers URL")
+	}
+	var failures []string
+	for _, u := range urls {
+		der, err := f.do(ctx, http.MethodGet, u, nil, "", maxCertSize)
+		if err == nil {
+			if b, _ := pem.Decode(der); b != nil && b.Type == "CERTIFICATE" {
+				der = b.Bytes
+			}
+			var issuer *x509.Certificate
+			if issuer, err = x509.ParseCertificate(der); err == nil {
+				if err = c.CheckSignatureFrom(issuer); err == nil {
+					return issuer, nil
+				}
+			}
+		}
+		failures = append(failures, fmt.Sprintf("caIssuers %s: %v", u, err))
+	}
+	return nil, errors.New(strings.Join(failures, "; "))
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+}
+
 // issuerIn finds c's issuer among certs; a self-signed certificate has none.
 func issuerIn(certs []*x509.Certificate, c *x509.Certificate) *x509.Certificate {
-	if bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil {
+	if isSelfSigned(c) {
 		return nil
 	}
 	for _, i := range certs {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -32,6 +33,7 @@ type testCA struct {
 	mu      sync.Mutex
 	mode    string // "", "hang", "500", "badsig", "expired", "delegated", "delegated-noeku", "unknown"
 	revoked map[string]bool
+	ocspN   int // OCSP requests answered
 }
 
 func newTestCA(t *testing.T) *testCA {
@@ -48,11 +50,13 @@ func newTestCA(t *testing.T) *testCA {
 	ca.root = makeCert(t, rootT, rootT, &ca.rootKey.PublicKey, ca.rootKey)
 	interT := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Intermediate"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, CRLDistributionPoints: []string{ca.url + "/root.crl"}}
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, CRLDistributionPoints: []string{ca.url + "/root.crl"},
+		IssuingCertificateURL: []string{ca.url + "/root.crt"}}
 	ca.inter = makeCert(t, interT, ca.root, &ca.interKey.PublicKey, ca.rootKey)
 	leafT := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "Leaf"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		OCSPServer: []string{ca.url + "/ocsp"}, CRLDistributionPoints: []string{"ldap://ignored", ca.url + "/inter.crl"}}
+		OCSPServer: []string{ca.url + "/ocsp"}, CRLDistributionPoints: []string{"ldap://ignored", ca.url + "/inter.crl"},
+		IssuingCertificateURL: []string{"ldap://ignored", ca.url + "/inter.crt"}}
 	ca.leaf = makeCert(t, leafT, ca.inter, &leafKey.PublicKey, ca.interKey)
 
 	release := make(chan struct{})
@@ -66,7 +70,14 @@ func newTestCA(t *testing.T) *testCA {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
+		ca.mu.Lock()
+		ca.ocspN++
+		ca.mu.Unlock()
 		w.Write(ca.ocspResponse(t, body))
+	})
+	mux.HandleFunc("GET /inter.crt", func(w http.ResponseWriter, r *http.Request) { w.Write(ca.inter.Raw) })
+	mux.HandleFunc("GET /root.crt", func(w http.ResponseWriter, r *http.Request) {
+		w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.root.Raw}))
 	})
 	mux.HandleFunc("GET /inter.crl", func(w http.ResponseWriter, r *http.Request) { w.Write(ca.crl(t, ca.inter, ca.interKey)) })
 	mux.HandleFunc("GET /root.crl", func(w http.ResponseWriter, r *http.Request) { w.Write(ca.crl(t, ca.root, ca.rootKey)) })
@@ -258,5 +269,37 @@ func TestFetch_RejectsBrokenChain(t *testing.T) {
 	ca := newTestCA(t)
 	if _, err := (&Fetcher{}).Fetch(context.Background(), []*x509.Certificate{ca.leaf, ca.root}); err == nil {
 		t.Error("leaf followed by the root (not its issuer) accepted")
+	}
+}
+
+// FetchSet given only the leaf (twice, as a CMS and its options both carry
+// it) completes the chain through caIssuers and asks for the leaf's status
+// once: no CA is left without revocation data, nothing is stored twice.
+func TestFetchSet_CompletesChainViaCAIssuersAndDedupes(t *testing.T) {
+	ca := newTestCA(t)
+	d, err := (&Fetcher{}).FetchSet(context.Background(), []*x509.Certificate{ca.leaf, ca.leaf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Certs) != 3 || len(d.OCSPs) != 1 || len(d.CRLs) != 1 {
+		t.Fatalf("got %d certs, %d OCSP responses, %d CRLs; want 3, 1, 1", len(d.Certs), len(d.OCSPs), len(d.CRLs))
+	}
+	if ca.ocspN != 1 {
+		t.Fatalf("%d OCSP requests for one certificate", ca.ocspN)
+	}
+	if _, err := x509.ParseRevocationList(d.CRLs[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFetchSet_IssuerNeitherGivenNorFetchableIsAnError(t *testing.T) {
+	ca := newTestCA(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	orphanT := &x509.Certificate{SerialNumber: big.NewInt(5), Subject: pkix.Name{CommonName: "Orphan"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), OCSPServer: []string{ca.url + "/ocsp"}}
+	orphan := makeCert(t, orphanT, ca.inter, &key.PublicKey, ca.interKey)
+	_, err := (&Fetcher{}).FetchSet(context.Background(), []*x509.Certificate{orphan})
+	if !errors.Is(err, ErrNoData) || !strings.Contains(err.Error(), "caIssuers") {
+		t.Fatalf("got %v, want ErrNoData naming caIssuers", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,8 @@ type Client struct {
 	http    *http.Client
 	roots   *x509.CertPool
 	policy  x509.OID
+	// lastSize is the length of the last token obtained, for TokenSizeHint.
+	lastSize atomic.Int64
 }
 
 // Option configures a Client.
@@ -99,6 +102,7 @@ func (c *Client) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([
 	for _, s := range c.servers {
 		tok, err := c.try(ctx, s, digest, h)
 		if err == nil {
+			c.lastSize.Store(int64(len(tok)))
 			return tok, nil
 		}
 		all.Failures = append(all.Failures, &ServerError{Name: s.Name, URL: s.URL, Err: err})
@@ -108,6 +112,11 @@ func (c *Client) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([
 	}
 	return nil, all
 }
+
+// TokenSizeHint returns the length of the last token this client obtained,
+// 0 before the first. A PDF signer reserves room for the next token from it:
+// a TSA's tokens differ in length by a few bytes at most.
+func (c *Client) TokenSizeHint() int { return int(c.lastSize.Load()) }
 
 // try performs one request against one server, bounded by its timeout.
 func (c *Client) try(ctx context.Context, s Server, digest []byte, h crypto.Hash) ([]byte, error) {

@@ -3,9 +3,9 @@ package rfc3161
 import (
 	"bytes"
 	"crypto"
-	"errors"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"

@@ -148,8 +148,9 @@ func PEM(certs ...*x509.Certificate) []byte {
 type TSA struct {
 	Identity *Identity
 	// Now returns the time put in tokens; time.Now when nil.
-	Now   func() time.Time
-	count atomic.Int64
+	Now      func() time.Time
+	count    atomic.Int64
+	lastSize atomic.Int64
 }
 
 // tsaPolicy is the policy written into test tokens (a private arc).
@@ -186,8 +187,13 @@ func (t *TSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("cmstest: %w", err)
 	}
+	t.lastSize.Store(int64(len(tok)))
 	return tok, nil
 }
+
+// TokenSizeHint returns the length of the last token issued, as
+// rfc3161.Client does.
+func (t *TSA) TokenSizeHint() int { return int(t.lastSize.Load()) }
 
 // CRL returns DER CRLs issued by the root and the intermediate, revoking
 // nothing but the given dummy serial, valid for a week from now.
