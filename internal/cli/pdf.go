@@ -198,8 +198,9 @@ func parseVisible(s string) (*pades.Visible, error) {
 }
 
 func runPDFVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("pdf verify", "pdf verify FILE [--roots ROOTS.pem] [--json]", stderr, false)
-	rootsFile := fs.String("roots", "", "trusted root certificates, PEM (chains are not checked without it)")
+	fs := newFlagSet("pdf verify", "pdf verify FILE [--roots ROOTS.pem] [--time RFC3339] [--json]", stderr, false)
+	rootsFile := fs.String("roots", "", "trusted root certificates, PEM (default: the system's trust store)")
+	at := fs.String("time", "", "validate as of this time, RFC 3339 (default: now)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	// The file may come before or after the flags.
 	var file string
@@ -229,6 +230,14 @@ func runPDFVerify(args []string, stdout, stderr io.Writer) error {
 			opts.Roots.AddCert(c)
 		}
 	}
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			fmt.Fprintf(stderr, "--time: %v\n", err)
+			return errUsage
+		}
+		opts.Time = t
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return fmt.Errorf("pdf verify: %w", err)
@@ -251,56 +260,62 @@ func runPDFVerify(args []string, stdout, stderr io.Writer) error {
 	} else {
 		printReport(stdout, file, rep)
 	}
+	if rep.Verdict == pades.VerdictValid {
+		return nil
+	}
 	if len(rep.Signatures) == 0 {
 		return fmt.Errorf("pdf verify %s: no signatures", file)
 	}
-	bad := 0
+	count := map[pades.Verdict]int{}
 	for _, s := range rep.Signatures {
-		if !s.Valid(opts.Roots != nil) {
-			bad++
-		}
+		count[s.Verdict]++
 	}
-	if bad > 0 {
-		return fmt.Errorf("pdf verify %s: %d of %d signatures invalid", file, bad, len(rep.Signatures))
-	}
-	return nil
+	return fmt.Errorf("pdf verify %s: %s: %d of %d signatures invalid, %d indeterminate", file, rep.Verdict,
+		count[pades.VerdictInvalid], len(rep.Signatures), count[pades.VerdictIndeterminate])
 }
 
 func printReport(w io.Writer, file string, rep *pades.Report) {
-	fmt.Fprintf(w, "%s: %d signature(s)\n", file, len(rep.Signatures))
+	fmt.Fprintf(w, "%s: %s (%d signature(s), validated at %s)\n", file, rep.Verdict, len(rep.Signatures), rep.ValidationTime.UTC().Format(time.RFC3339))
 	for i, s := range rep.Signatures {
 		kind := "signature"
 		if s.DocumentTimestamp {
 			kind = "document timestamp"
 		}
-		fmt.Fprintf(w, "#%d %s %q (%s)\n", i+1, kind, s.FieldName, s.SubFilter)
-		fmt.Fprintf(w, "  signer:          %s\n", s.SignerName)
+		level := ""
+		if s.Level != "" {
+			level = ", PAdES " + string(s.Level)
+		}
+		fmt.Fprintf(w, "#%d %s %q (%s): %s%s\n", i+1, kind, s.FieldName, s.SubFilter, s.Verdict, level)
+		if s.Signer != nil {
+			fmt.Fprintf(w, "  signer:        %s (issued by %s, serial %s, valid %s to %s)\n", s.Signer.Name, s.Signer.Issuer,
+				s.Signer.SerialNumber, s.Signer.NotBefore.UTC().Format(time.RFC3339), s.Signer.NotAfter.UTC().Format(time.RFC3339))
+		}
+		if s.DocMDP != 0 {
+			fmt.Fprintf(w, "  certifies:     DocMDP P=%d\n", s.DocMDP)
+		}
 		if !s.SigningTime.IsZero() {
-			fmt.Fprintf(w, "  signing time:    %s\n", s.SigningTime.Format(time.RFC3339))
+			fmt.Fprintf(w, "  claimed time:  %s\n", s.SigningTime.Format(time.RFC3339))
 		}
 		if !s.TimestampTime.IsZero() {
-			fmt.Fprintf(w, "  timestamp:       %s (valid: %v)\n", s.TimestampTime.Format(time.RFC3339), s.TimestampValid)
+			fmt.Fprintf(w, "  timestamp:     %s\n", s.TimestampTime.UTC().Format(time.RFC3339))
 		}
-		fmt.Fprintf(w, "  byte range:      %v\n", s.ByteRange)
-		switch {
-		case s.CoversWholeFile:
-			fmt.Fprintln(w, "  coverage:        whole file")
-		case s.LaterChangesAllowed:
-			fmt.Fprintln(w, "  coverage:        revision; later revisions only add signatures or validation data")
-		default:
-			fmt.Fprintln(w, "  coverage:        revision; DOCUMENT MODIFIED AFTER SIGNING")
+		for _, c := range []struct {
+			name string
+			c    pades.Check
+		}{{"integrity", s.Checks.Integrity}, {"chain", s.Checks.Chain}, {"revocation", s.Checks.Revocation},
+			{"timestamps", s.Checks.Timestamps}, {"modifications", s.Checks.Modifications}} {
+			line := string(c.c.Status)
+			if c.c.Detail != "" {
+				line += ": " + c.c.Detail
+			}
+			fmt.Fprintf(w, "  %-14s %s\n", c.name+":", line)
 		}
-		fmt.Fprintf(w, "  digest valid:    %v\n  signature valid: %v\n", s.DigestValid, s.SignatureValid)
-		if s.ChainValid {
-			fmt.Fprintln(w, "  chain:           valid")
-		} else {
-			fmt.Fprintf(w, "  chain:           not verified: %s\n", s.ChainError)
-		}
-		if s.Level != "" {
-			fmt.Fprintf(w, "  level:           PAdES %s\n", s.Level)
-		}
-		for _, e := range s.Errors {
-			fmt.Fprintf(w, "  error:           %s\n", e)
+		for _, ch := range s.Changes {
+			mark := "permitted"
+			if !ch.Allowed {
+				mark = "NOT PERMITTED"
+			}
+			fmt.Fprintf(w, "    - %s (%s): %s\n", mark, ch.Kind, ch.Description)
 		}
 	}
 }

@@ -42,7 +42,10 @@ func ExampleSign() {
 
 	rep, _ := pades.Verify(bytes.NewReader(out.Bytes()), int64(out.Len()), pades.VerifyOptions{Roots: pki.Roots()})
 	for _, s := range rep.Signatures {
-		fmt.Println(s.FieldName, s.SignerName, s.Level, s.Valid(true))
+		fmt.Println(s.FieldName, s.Signer.Name, s.Level, s.Verdict)
 	}
-	// Output: Signature1 Alice Example B-T true
+	fmt.Println(rep.Verdict)
+	// Output:
+	// Signature1 Alice Example B-T VALID
+	// VALID
 }

@@ -144,8 +144,16 @@ func (d *document) merge(sec *xrefSection, entries map[int]xrefEntry) {
 
 // readTable parses a classic "xref" table and the trailer dictionary after it.
 func (d *document) readTable(off int64) (map[int]xrefEntry, dict, error) {
+	entries, trailer, _, err := d.readTableEnd(off)
+	return entries, trailer, err
+}
+
+// readTableEnd is readTable that also returns the offset just after the
+// trailer dictionary.
+func (d *document) readTableEnd(off int64) (map[int]xrefEntry, dict, int64, error) {
 	var entries map[int]xrefEntry
 	var trailer dict
+	var end int64
 	hint := 0
 	err := d.parseAtHint(off, &hint, func(p *parser) error {
 		entries = nil
@@ -172,7 +180,7 @@ func (d *document) readTable(off int64) (map[int]xrefEntry, dict, error) {
 				if !ok {
 					return errors.New("trailer is not a dictionary")
 				}
-				trailer = td
+				trailer, end = td, off+int64(p.pos)
 				return nil
 			}
 			p.pos = save
@@ -245,7 +253,7 @@ func (d *document) readTable(off int64) (map[int]xrefEntry, dict, error) {
 	if err == nil && entries == nil {
 		entries = map[int]xrefEntry{}
 	}
-	return entries, trailer, err
+	return entries, trailer, end, err
 }
 
 // fixedEntry decodes a cross-reference entry in its standard form (§7.5.4):

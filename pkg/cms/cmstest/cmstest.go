@@ -83,15 +83,24 @@ const (
 
 // Issue creates a document-signing identity with the given common name.
 func (p *PKI) Issue(commonName string, kt KeyType) (*Identity, error) {
-	return p.issue(commonName, kt, nil)
+	now := time.Now().Add(-time.Hour)
+	return p.issue(commonName, kt, nil, now, now.AddDate(1, 0, 0))
+}
+
+// IssueValid creates a document-signing identity valid from notBefore to
+// notAfter: short-lived certificates, to test validation after they expire
+// without waiting.
+func (p *PKI) IssueValid(commonName string, kt KeyType, notBefore, notAfter time.Time) (*Identity, error) {
+	return p.issue(commonName, kt, nil, notBefore, notAfter)
 }
 
 // IssueTSA creates a time-stamping identity (critical timeStamping EKU).
 func (p *PKI) IssueTSA(commonName string) (*Identity, error) {
-	return p.issue(commonName, RSA2048, []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping})
+	now := time.Now().Add(-time.Hour)
+	return p.issue(commonName, RSA2048, []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}, now, now.AddDate(1, 0, 0))
 }
 
-func (p *PKI) issue(cn string, kt KeyType, eku []x509.ExtKeyUsage) (*Identity, error) {
+func (p *PKI) issue(cn string, kt KeyType, eku []x509.ExtKeyUsage, notBefore, notAfter time.Time) (*Identity, error) {
 	var key crypto.Signer
 	var err error
 	switch kt {
@@ -105,10 +114,9 @@ func (p *PKI) issue(cn string, kt KeyType, eku []x509.ExtKeyUsage) (*Identity, e
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().Add(-time.Hour)
 	t := &x509.Certificate{
 		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"Vellum Test"}},
-		NotBefore: now, NotAfter: now.AddDate(1, 0, 0),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		ExtKeyUsage: eku,
 	}
