@@ -9,24 +9,15 @@ import (
 	"errors"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vellum-sign/vellum/pkg/cms/cmstest"
+	"github.com/vellum-sign/vellum/pkg/pades/padestest"
 )
 
-// corpusDir is pdfcpu's testdata folder, found through the module cache.
-var corpusDir = sync.OnceValue(func() string {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/pdfcpu/pdfcpu").Output()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "pkg", "testdata")
-})
 
 type testSigner struct {
 	pki *cmstest.PKI
@@ -68,9 +59,13 @@ func (s *testSigner) sign(t testing.TB, in []byte, name string, level Level) []b
 
 func readCorpus(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir(), name))
+	dir, err := padestest.PdfcpuDir()
 	if err != nil {
-		t.Fatalf("pdfcpu testdata (go mod download github.com/pdfcpu/pdfcpu): %v", err)
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "testdata", name))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return b
 }

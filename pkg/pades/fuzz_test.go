@@ -11,20 +11,21 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vellum-sign/vellum/pkg/pades/padestest"
 )
 
 // fuzzSeeds are small real PDFs plus hand-made hostile ones.
 func fuzzSeeds(f *testing.F) {
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	pkgDir, err := padestest.PdfcpuDir()
 	if err != nil {
 		f.Fatal(err)
 	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "github.com/pdfcpu/pdfcpu@v0.15.0/pkg/testdata")
+	dir := filepath.Join(pkgDir, "testdata")
 	for _, n := range []string{"test.pdf", "testRot.pdf", "empty.pdf", "blank-scan.pdf", "zineTest.pdf"} {
 		data, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
@@ -32,6 +33,13 @@ func fuzzSeeds(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	// Signed files with later revisions, for the verifier's difference
+	// analysis and revision walk.
+	s := newTestSigner(f)
+	signed := s.sign(f, readCorpus(f, "Walden.pdf"), "Fuzz", LevelBLTA)
+	f.Add(signed)
+	f.Add(overlay(f, signed))
+	f.Add(append(bytes.Clone(signed), "\n1 0 obj\n<</Junk true>>\nendobj\n%%EOF\n"...))
 	// A /Prev cycle, a huge /Size, a negative offset and deep nesting.
 	f.Add([]byte("%PDF-1.4\nxref\n0 1\n0000000000 65535 f \ntrailer\n<</Size 99999999999/Root 1 0 R/Prev 9>>\nstartxref\n9\n%%EOF\n"))
 	f.Add([]byte("%PDF-1.4\n1 0 obj\n<</Type/XRef/W[1 4 2]/Size 3/Index[0 -5]/Length 5/Prev -4>>stream\nabcde\nendstream\nendobj\nstartxref\n9\n%%EOF"))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vellum-sign/vellum/pkg/cms/cmstest"
 	"github.com/vellum-sign/vellum/pkg/pades"
+	"github.com/vellum-sign/vellum/pkg/pades/padestest"
 )
 
 func requireTools(t testing.TB) {
@@ -27,20 +28,20 @@ func requireTools(t testing.TB) {
 	}
 }
 
-var pdfcpuDir = sync.OnceValue(func() string {
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "github.com/pdfcpu/pdfcpu@v0.15.0/pkg")
-})
+// pdfcpuDir is the pdfcpu module's pkg directory ("" when it cannot be
+// found; testdataPDFs then fails with the reason).
+func pdfcpuDir() string {
+	dir, _ := padestest.PdfcpuDir()
+	return dir
+}
 
 // testdataPDFs lists pdfcpu's own test PDFs from the module cache.
 func testdataPDFs(t testing.TB) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(pdfcpuDir(), "testdata", "*.pdf"))
 	if len(files) < 20 {
-		t.Fatalf("pdfcpu testdata not found under %s: run `go mod download github.com/pdfcpu/pdfcpu`", pdfcpuDir())
+		_, err := padestest.PdfcpuDir()
+		t.Fatalf("pdfcpu testdata not found under %q: %v", pdfcpuDir(), err)
 	}
 	return files
 }

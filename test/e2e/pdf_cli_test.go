@@ -7,18 +7,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vellum-sign/vellum/pkg/pades/padestest"
 )
 
-// pdfcpuTestdata returns a PDF from pdfcpu's testdata in the module cache.
+// pdfcpuTestdata returns a PDF from pdfcpu's testdata.
 func pdfcpuTestdata(t *testing.T, name string) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	dir, err := padestest.PdfcpuDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(strings.TrimSpace(string(out)), "github.com", "pdfcpu", "pdfcpu@v0.15.0", "pkg", "testdata", name)
+	p := filepath.Join(dir, "testdata", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("pdfcpu testdata missing (go mod download github.com/pdfcpu/pdfcpu): %v", err)
+		t.Fatal(err)
 	}
 	return p
 }
