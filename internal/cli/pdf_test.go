@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vellum-sign/vellum/pkg/pades/padestest"
+)
+
+// pdfFixture is a platform PKI made by `vellum pki init` and a PDF signed
+// with its seal by `vellum pdf sign`.
+type pdfFixture struct {
+	dir, pki, signed string
+}
+
+func newPDFFixture(t *testing.T) *pdfFixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &pdfFixture{dir: dir, pki: filepath.Join(dir, "pki"), signed: filepath.Join(dir, "signed.pdf")}
+	corpus, err := padestest.PdfcpuDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, 0, "pki", "init", "--dir", f.pki, "--public-url", "http://127.0.0.1:1")
+	f.run(t, 0, "pdf", "sign", "--in", filepath.Join(corpus, "testdata", "Walden.pdf"), "--out", f.signed,
+		"--cert", filepath.Join(f.pki, "seal.crt"), "--key", filepath.Join(f.pki, "seal.key"),
+		"--chain", filepath.Join(f.pki, "issuing.crt"), "--reason", "CLI test")
+	return f
+}
+
+// run runs the command line and checks its exit code.
+func (f *pdfFixture) run(t *testing.T, wantCode int, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := Main(args, &stdout, &stderr); code != wantCode {
+		t.Fatalf("vellum %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// verifyReport is the part of `pdf verify --json` these tests read.
+type verifyReport struct {
+	Verdict    string `json:"verdict"`
+	Signatures []struct {
+		Signer *struct {
+			Name string `json:"name"`
+		} `json:"signer"`
+		Level   string `json:"level"`
+		Verdict string `json:"verdict"`
+		Checks  map[string]struct {
+			Status string `json:"status"`
+			Detail string `json:"detail"`
+		} `json:"checks"`
+		Changes []struct {
+			Kind        string `json:"kind"`
+			Description string `json:"description"`
+			Allowed     bool   `json:"allowed"`
+		} `json:"changes"`
+	} `json:"signatures"`
+}
+
+func (f *pdfFixture) verifyJSON(t *testing.T, file string, wantCode int, extra ...string) verifyReport {
+	t.Helper()
+	out := f.run(t, wantCode, append([]string{"pdf", "verify", file, "--json"}, extra...)...)
+	var rep verifyReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	return rep
+}
+
+func TestPDFVerify_ValidSignatureExitsZeroWithEveryCheck(t *testing.T) {
+	f := newPDFFixture(t)
+	roots := filepath.Join(f.pki, "root.crt")
+	rep := f.verifyJSON(t, f.signed, 0, "--roots", roots)
+	if rep.Verdict != "VALID" || len(rep.Signatures) != 1 {
+		t.Fatalf("%+v", rep)
+	}
+	s := rep.Signatures[0]
+	if s.Verdict != "VALID" || s.Level != "B-B" || s.Signer == nil || s.Signer.Name == "" {
+		t.Fatalf("%+v", s)
+	}
+	for _, check := range []string{"integrity", "chain", "revocation", "timestamps", "modifications"} {
+		if _, ok := s.Checks[check]; !ok {
+			t.Errorf("check %q missing from the JSON report", check)
+		}
+	}
+	if s.Checks["integrity"].Status != "passed" || s.Checks["chain"].Status != "passed" || s.Checks["modifications"].Status != "passed" {
+		t.Errorf("checks %+v", s.Checks)
+	}
+	text := f.run(t, 0, "pdf", "verify", f.signed, "--roots", roots)
+	for _, want := range []string{": VALID", "PAdES B-B", "integrity:", "modifications:"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text report lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// Tampered files make `pdf verify` exit non-zero and say why.
+func TestPDFVerify_TamperedFilesExitNonZero(t *testing.T) {
+	f := newPDFFixture(t)
+	roots := filepath.Join(f.pki, "root.crt")
+	signed, err := os.ReadFile(f.signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(f.dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	junk := write("junk.pdf", append(bytes.Clone(signed), "\nPAY EUR 1,000,000 TO MALLORY\n"...))
+	rep := f.verifyJSON(t, junk, 1, "--roots", roots)
+	s := rep.Signatures[0]
+	if rep.Verdict != "INVALID" || s.Checks["modifications"].Status != "failed" || s.Level != "" ||
+		len(s.Changes) != 1 || s.Changes[0].Allowed || !strings.Contains(s.Changes[0].Description, "after %%EOF") {
+		t.Fatalf("junk after EOF: %+v", rep)
+	}
+
+	flipped := bytes.Clone(signed)
+	flipped[len(signed)/3] ^= 0x01
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"pdf", "verify", write("flipped.pdf", flipped), "--roots", roots}, &stdout, &stderr); code == 0 {
+		t.Fatalf("flipped byte accepted:\n%s", stdout.String())
+	}
+
+	// Without a trust anchor nothing is broken, but nothing is shown valid.
+	rep = f.verifyJSON(t, f.signed, 1)
+	if rep.Verdict != "INDETERMINATE" || rep.Signatures[0].Checks["chain"].Status != "indeterminate" || rep.Signatures[0].Level != "" {
+		t.Fatalf("untrusted root: %+v", rep)
+	}
+}
+
+func TestPDFVerify_RejectsBadTime(t *testing.T) {
+	f := newPDFFixture(t)
+	f.run(t, 2, "pdf", "verify", f.signed, "--time", "yesterday")
+	rep := f.verifyJSON(t, f.signed, 1, "--roots", filepath.Join(f.pki, "root.crt"), "--time", "2199-01-01T00:00:00Z")
+	if rep.Verdict != "INDETERMINATE" || !strings.Contains(rep.Signatures[0].Checks["chain"].Detail, "expired") {
+		t.Fatalf("validated in 2199, after every certificate expired: %+v", rep)
+	}
+}
