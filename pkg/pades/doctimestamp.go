@@ -20,8 +20,10 @@ func AddDocumentTimestamp(ctx context.Context, r io.ReaderAt, size int64, w io.W
 	if err != nil {
 		return codeErr(CodeUnknownError, err, "cannot read PDF")
 	}
-	if err := checkSignable(d); err != nil {
-		return err
+	// Validation data and document timestamps are what even a document
+	// certified with "no changes" (DocMDP P=1) admits (ETSI EN 319 142-1).
+	if d.trailer["Encrypt"] != nil {
+		return ErrEncrypted
 	}
 	h := crypto.SHA256.New()
 	if _, err := io.Copy(io.MultiWriter(w, h), io.NewSectionReader(r, 0, size)); err != nil {

@@ -23,8 +23,10 @@ func AddDSS(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, vd Vali
 	if err != nil {
 		return codeErr(CodeUnknownError, err, "cannot read PDF")
 	}
-	if err := checkSignable(d); err != nil {
-		return err
+	// Validation data and document timestamps are what even a document
+	// certified with "no changes" (DocMDP P=1) admits (ETSI EN 319 142-1).
+	if d.trailer["Encrypt"] != nil {
+		return ErrEncrypted
 	}
 	if _, err := io.Copy(w, io.NewSectionReader(r, 0, size)); err != nil {
 		return fmt.Errorf("pades: copy input: %w", err)

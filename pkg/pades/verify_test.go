@@ -287,6 +287,19 @@ func TestVerify_HonoursDocMDPAndFieldMDP(t *testing.T) {
 		if (rep.Verdict == VerdictValid) != tc.annotateOK {
 			t.Errorf("P=%d, annotation: %s %+v", tc.p, rep.Verdict, rep.Signatures[0].Changes)
 		}
+		// Validation data and a document timestamp are permitted at every
+		// level, P=1 included, and can be added.
+		var b1, b2 bytes.Buffer
+		vd, _ := s.revocation(context.Background(), nil)
+		if err := AddDSS(context.Background(), bytes.NewReader(certified), int64(len(certified)), &b1, vd); err != nil {
+			t.Fatalf("P=%d: AddDSS: %v", tc.p, err)
+		}
+		if err := AddDocumentTimestamp(context.Background(), bytes.NewReader(b1.Bytes()), int64(b1.Len()), &b2, s.tsa); err != nil {
+			t.Fatalf("P=%d: AddDocumentTimestamp: %v", tc.p, err)
+		}
+		if rep := verifyBytes(t, b2.Bytes(), s.pki, time.Time{}); rep.Verdict != VerdictValid {
+			t.Errorf("P=%d, DSS and document timestamp: %s %+v", tc.p, rep.Verdict, rep.Signatures[0].Changes)
+		}
 	}
 	// A FieldMDP lock refuses filling the fields it names, whatever else the
 	// signature allows.
