@@ -18,7 +18,6 @@ import (
 	"github.com/vellum-sign/vellum/pkg/pades/padestest"
 )
 
-
 type testSigner struct {
 	pki *cmstest.PKI
 	tsa *cmstest.TSA
