@@ -164,52 +164,20 @@ func (d *document) startxrefAt(pos int64) (int64, int64, bool) {
 	return n, pos + int64(p.pos+5), true
 }
 
-// objectSpan parses the indirect object at off and returns its number, the
-// offset just after its "endobj", and the stream when it is one.
+// objectSpan parses the indirect object at off strictly — "endobj" and, for
+// a stream, /Length bytes and "endstream" where they belong — and returns
+// its number, the offset just after it, and the stream when it is one.
 func (d *document) objectSpan(off int64) (int, int64, *stream, error) {
-	num := -1
-	var s *stream
-	var end int64
-	err := d.parseAt(off, func(p *parser) error {
-		p.skipSpace()
-		n, _, err := p.objHeader()
-		if err != nil {
-			return err
+	o, num, end, err := d.indirectSpan(off, -1)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	s, ok := o.(stream)
+	if !ok {
+		if end < 0 {
+			return 0, 0, nil, errors.New("no endobj")
 		}
-		o, err := p.object(0)
-		if err != nil {
-			return err
-		}
-		p.skipSpace()
-		kwStart := p.pos
-		switch kw := string(p.keyword()); {
-		case kw == "endobj":
-			num, end = n, off+int64(p.pos)
-			return nil
-		case kw == "stream":
-			sd, ok := o.(dict)
-			if !ok {
-				return errors.New("stream without dictionary")
-			}
-			if p.pos < len(p.buf) && p.buf[p.pos] == '\r' {
-				p.pos++
-			}
-			if p.pos < len(p.buf) && p.buf[p.pos] == '\n' {
-				p.pos++
-			}
-			if p.pos >= len(p.buf) && !p.final {
-				return errShort
-			}
-			num, s = n, &stream{dict: sd, offset: off + int64(p.pos)}
-			return nil
-		case kw == "" && kwStart >= len(p.buf) && !p.final:
-			return errShort
-		default:
-			return fmt.Errorf("%q where endobj belongs", truncate([]byte(kw)))
-		}
-	})
-	if err != nil || s == nil {
-		return num, end, nil, err
+		return num, end, nil, nil
 	}
 	n, ok := d.resolveInt(s.dict["Length"])
 	if !ok || n < 0 || n > d.size-s.offset {
@@ -225,7 +193,7 @@ func (d *document) objectSpan(off int64) (int, int64, *stream, error) {
 		end = s.offset + n + int64(p.pos)
 		return nil
 	})
-	return num, end, s, err
+	return num, end, &s, err
 }
 
 // preview quotes the start of some bytes for a message.

@@ -420,61 +420,25 @@ func describeAnnot(d *document, ad dict, page int) string {
 	return s
 }
 
-// fieldNode is a node of a form's field tree: a field or a widget.
+// fieldNode is what the difference analysis needs of a field tree node.
 type fieldNode struct {
 	name    string
 	ft      name
-	widget  bool // a widget annotation (possibly merged with its field)
-	kidOf   int  // object number of the parent field, -1 at the top
+	widget  bool
+	kidOf   int // object number of the parent, -1 at the top
 	hasV    bool
 	visible bool
 }
 
-// fieldTree lists the nodes of d's field tree by object number, bounded.
+// fieldTree maps the object numbers of d's field tree nodes to them.
 func (d *document) fieldTree() map[int]fieldNode {
 	out := map[int]fieldNode{}
-	_, cat, err := d.catalog()
-	if err != nil {
-		return out
-	}
-	form, _ := d.resolveDict(cat["AcroForm"])
-	fields, _ := d.resolveArray(form["Fields"])
-	budget := 100000
-	var walk func(arr array, prefix string, ft name, parent, depth int)
-	walk = func(arr array, prefix string, ft name, parent, depth int) {
-		if depth > 16 {
-			return
-		}
-		for _, f := range arr {
-			r, ok := f.(ref)
-			if budget--; !ok || budget < 0 {
-				continue
-			}
-			if _, seen := out[r.num]; seen {
-				continue
-			}
-			fd, _ := d.resolveDict(f)
-			if fd == nil {
-				continue
-			}
-			full := prefix
-			if t, ok := fd["T"].(pdfstr); ok {
-				full += decodeText(t)
-			}
-			fft := ft
-			if n := fd.name("FT"); n != "" {
-				fft = n
-			}
-			node := fieldNode{name: full, ft: fft, kidOf: parent, hasV: fd["V"] != nil,
-				widget:  fd.name("Subtype") == "Widget" || (fd["T"] == nil && parent >= 0),
-				visible: visibleAnnot(d, fd)}
-			out[r.num] = node
-			if kids, _ := d.resolveArray(fd["Kids"]); len(kids) > 0 {
-				walk(kids, full+".", fft, r.num, depth+1)
-			}
+	for _, f := range d.fields() {
+		if f.ref != (ref{}) {
+			out[f.ref.num] = fieldNode{name: f.name, ft: f.ft, widget: f.widget, kidOf: f.parent,
+				hasV: f.dict["V"] != nil, visible: visibleAnnot(d, f.dict)}
 		}
 	}
-	walk(fields, "", "", -1, 0)
 	return out
 }
 

@@ -55,31 +55,14 @@ func docMDPPermission(d *document, cat dict) (int64, error) {
 	return 0, nil
 }
 
-// fieldNames returns the fully qualified names of the form's fields,
-// walking at most a few levels of the field tree.
-func fieldNames(d *document, fields array) map[string]bool {
+// fieldNames returns the fully qualified names of the form's fields.
+func fieldNames(d *document) map[string]bool {
 	names := map[string]bool{}
-	var walk func(arr array, prefix string, depth int)
-	walk = func(arr array, prefix string, depth int) {
-		if depth > 8 || len(arr) > 100000 {
-			return
-		}
-		for _, f := range arr {
-			fd, err := d.resolveDict(f)
-			if err != nil || fd == nil {
-				continue
-			}
-			t, _ := fd["T"].(pdfstr)
-			full := prefix + decodeText(t)
-			if t != nil {
-				names[full] = true
-			}
-			if kids, err := d.resolveArray(fd["Kids"]); err == nil && kids != nil {
-				walk(kids, full+".", depth+1)
-			}
+	for _, f := range d.fields() {
+		if f.dict["T"] != nil {
+			names[f.name] = true
 		}
 	}
-	walk(fields, "", 0)
 	return names
 }
 
@@ -127,14 +110,14 @@ func (rv *revision) addField(fieldName string, sigRef ref, pageNum int, rect arr
 		fields, _ = form["Fields"].(array)
 	}
 	if fieldName == "" {
-		names := fieldNames(d, fields)
+		names := fieldNames(d)
 		for i := 1; ; i++ {
 			fieldName = fmt.Sprintf("Signature%d", i)
 			if !names[fieldName] {
 				break
 			}
 		}
-	} else if fieldNames(d, fields)[fieldName] {
+	} else if fieldNames(d)[fieldName] {
 		return "", fmt.Errorf("a field named %q already exists", fieldName)
 	}
 	fields = append(append(array{}, fields...), fieldRef)
@@ -193,17 +176,30 @@ func (rv *revision) addField(fieldName string, sigRef ref, pageNum int, rect arr
 	return fieldName, nil
 }
 
-// certify points the catalog's /Perms /DocMDP at the signature.
-func (rv *revision) certify(sigRef ref) error {
+// catalog returns a copy of the catalog as this revision has it so far, to
+// change and set back.
+func (rv *revision) catalog() (ref, dict, error) {
 	catRef, _, err := rv.d.catalog()
 	if err != nil {
-		return err
+		return catRef, nil, err
 	}
 	co, err := rv.get(catRef)
 	if err != nil {
+		return catRef, nil, err
+	}
+	cat, ok := co.(dict)
+	if !ok {
+		return catRef, nil, fmt.Errorf("catalog %v is not a dictionary", catRef)
+	}
+	return catRef, maps.Clone(cat), nil
+}
+
+// certify points the catalog's /Perms /DocMDP at the signature.
+func (rv *revision) certify(sigRef ref) error {
+	catRef, cat, err := rv.catalog()
+	if err != nil {
 		return err
 	}
-	cat := maps.Clone(co.(dict))
 	perms, _ := rv.d.resolveDict(cat["Perms"])
 	perms = maps.Clone(perms)
 	if perms == nil {

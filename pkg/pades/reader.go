@@ -175,19 +175,28 @@ func (d *document) parseAtHint(off int64, hint *int, fn func(p *parser) error) e
 // indirectAt parses "num gen obj ... [stream]" at off and returns the object;
 // a stream is returned as stream with its data offset.
 func (d *document) indirectAt(off int64, wantNum int) (any, error) {
+	o, _, _, err := d.indirectSpan(off, wantNum)
+	return o, err
+}
+
+// indirectSpan is indirectAt that also returns the object's number and,
+// for an object that is not a stream, the offset just after its "endobj"
+// (-1 when the keyword is missing, which reading tolerates).
+func (d *document) indirectSpan(off int64, wantNum int) (any, int, int64, error) {
 	d.loads++
 	if d.loads > maxLoads {
-		return nil, errors.New("too many objects read")
+		return nil, 0, 0, errors.New("too many objects read")
 	}
 	var obj any
+	num, end := -1, int64(-1)
 	err := d.parseAt(off, func(p *parser) error {
 		p.skipSpace()
-		num, gen, err := p.objHeader()
+		n, gen, err := p.objHeader()
 		if err != nil {
 			return err
 		}
-		if wantNum >= 0 && num != wantNum {
-			return fmt.Errorf("object %d expected at %d, found %d %d obj", wantNum, off, num, gen)
+		if wantNum >= 0 && n != wantNum {
+			return fmt.Errorf("object %d expected at %d, found %d %d obj", wantNum, off, n, gen)
 		}
 		o, err := p.object(0)
 		if err != nil {
@@ -211,19 +220,22 @@ func (d *document) indirectAt(off int64, wantNum int) (any, error) {
 			if p.pos >= len(p.buf) && !p.final {
 				return errShort
 			}
-			obj = stream{dict: sd, offset: off + int64(p.pos)}
+			obj, num = stream{dict: sd, offset: off + int64(p.pos)}, n
 			return nil
 		}
 		if len(kw) == 0 && kwStart >= len(p.buf) && !p.final {
 			return errShort
 		}
-		obj = o
+		obj, num = o, n
+		if string(kw) == "endobj" {
+			end = off + int64(p.pos)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	return obj, nil
+	return obj, num, end, nil
 }
 
 // objHeader parses "num gen obj".

@@ -39,17 +39,9 @@ func parseVersion(s string) int {
 // the ESIC developer extension (base version 1.7, extension level 1). It
 // composes with the revision's other catalog changes, so it runs last.
 func (rv *revision) declarePAdES() error {
-	catRef, _, err := rv.d.catalog()
-	if err != nil {
+	catRef, cat, err := rv.catalog()
+	if err != nil || rv.d.version(cat) >= 17 {
 		return err
-	}
-	co, err := rv.get(catRef)
-	if err != nil {
-		return err
-	}
-	cat, _ := co.(dict)
-	if cat == nil || rv.d.version(cat) >= 17 {
-		return nil
 	}
 	ext, err := rv.d.resolveDict(cat["Extensions"])
 	if err != nil {
@@ -62,7 +54,6 @@ func (rv *revision) declarePAdES() error {
 	if ext["ESIC"] == nil {
 		ext["ESIC"] = dict{"Type": name("DeveloperExtensions"), "BaseVersion": name("1.7"), "ExtensionLevel": int64(1)}
 	}
-	cat = maps.Clone(cat)
 	cat["Version"] = name("1.7")
 	cat["Extensions"] = ext
 	rv.set(catRef, cat)
