@@ -228,7 +228,10 @@ func (s *Service) auditSignatures(ctx context.Context, d *pdfreport.Doc, env *En
 		}
 		for i, sig := range reps {
 			label := fmt.Sprintf("Signature %d", i+1)
-			who := sig.SignerName
+			who := sig.Name // the certificate's name where there is one
+			if sig.Signer != nil {
+				who = sig.Signer.Name
+			}
 			if sig.DocumentTimestamp {
 				label, who = fmt.Sprintf("Timestamp %d", i+1), "document timestamp (PAdES B-LTA)"
 			} else if rid := recipientOfField(sig.FieldName); names[rid] != "" {

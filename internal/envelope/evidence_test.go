@@ -16,6 +16,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/cli"
 	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/pkg/cms"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA: two
@@ -118,7 +119,7 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 	var completedAt time.Time
 	for _, s := range sigs {
 		if s.DocTimestamp {
-			tok, err := cms.ParseTimestampToken(s.Contents)
+			tok, err := rfc3161.ParseToken(s.Contents)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +137,7 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 		if len(si.TimestampTokens) != 1 {
 			t.Fatalf("signature without a signature time-stamp (B-B)")
 		}
-		tok, err := cms.ParseTimestampToken(si.TimestampTokens[0])
+		tok, err := rfc3161.ParseToken(si.TimestampTokens[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,15 +218,17 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 		}
 	}
 
-	// `vellum pdf verify` as far as it goes today: every signature intact
-	// and time-stamped, and reported at level B-LTA.
+	// `vellum pdf verify`: the file is VALID, every signature validated at
+	// level B-LTA with its time-stamp as proof of existence.
 	var stdout, stderr bytes.Buffer
-	cli.Main([]string{"pdf", "verify", pdfPath, "--roots", rootPath, "--json"}, &stdout, &stderr)
+	code := cli.Main([]string{"pdf", "verify", pdfPath, "--roots", rootPath, "--json"}, &stdout, &stderr)
+	type check struct{ Status string }
 	var rep struct {
+		Verdict    string
 		Signatures []struct {
-			SignerName, Level                           string
-			DigestValid, SignatureValid, TimestampValid bool
-			DocumentTimestamp                           bool
+			Level, Verdict    string
+			DocumentTimestamp bool
+			Checks            struct{ Integrity, Chain, Timestamps, Modifications check }
 		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
@@ -234,8 +237,13 @@ func TestEvidence_SignersCertificatesExpireBeforeCompletion_StillBLTA(t *testing
 	if len(rep.Signatures) != 4 {
 		t.Fatalf("vellum pdf verify: %d signatures\n%s", len(rep.Signatures), stdout.String())
 	}
+	if code != 0 || rep.Verdict != "VALID" {
+		t.Errorf("vellum pdf verify: exit %d, verdict %s\n%s", code, rep.Verdict, stdout.String())
+	}
 	for _, s := range rep.Signatures {
-		if !s.DigestValid || !s.SignatureValid || !s.TimestampValid || (!s.DocumentTimestamp && s.Level != "B-LTA") {
+		c := s.Checks
+		if s.Verdict != "VALID" || c.Integrity.Status != "passed" || c.Chain.Status != "passed" || c.Timestamps.Status != "passed" ||
+			c.Modifications.Status != "passed" || (!s.DocumentTimestamp && s.Level != "B-LTA") {
 			t.Errorf("vellum pdf verify: %+v", s)
 		}
 	}

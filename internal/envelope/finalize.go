@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/vellum-sign/vellum/internal/account"
-	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/revocation"
 )
@@ -176,7 +174,7 @@ func (s *Service) extendLTA(ctx context.Context, in *os.File, size int64, out io
 	for _, sig := range rep.Signatures {
 		certs = append(certs, sig.Certificates...)
 	}
-	certs = append(certs, timestampCertificates(in, rep)...)
+	certs = append(certs, timestampCertificates(rep)...)
 	var vd pades.ValidationData
 	if s.Revocation != nil && len(certs) > 0 {
 		if vd, err = s.Revocation(ctx, certs); err != nil {
@@ -202,33 +200,12 @@ func (s *Service) extendLTA(ctx context.Context, in *os.File, size int64, out io
 	return nil
 }
 
-// timestampCertificates returns the certificates inside the signature
-// time-stamp tokens of the CMS signatures in rep (the report lists only
-// the signers' own chains). Unreadable signatures contribute nothing.
-func timestampCertificates(r io.ReaderAt, rep *pades.Report) []*x509.Certificate {
+// timestampCertificates returns the certificates inside the signatures'
+// time-stamp tokens, which need validation data like the signers' own.
+func timestampCertificates(rep *pades.Report) []*x509.Certificate {
 	var certs []*x509.Certificate
 	for _, sig := range rep.Signatures {
-		br := sig.ByteRange
-		if sig.DocumentTimestamp || !sig.HasTimestamp || len(br) != 4 || br[2]-br[1] < 2 || br[2]-br[1] > 4<<20 {
-			continue
-		}
-		hexDER := make([]byte, br[2]-br[1]-2) // between '<' and '>'
-		if _, err := r.ReadAt(hexDER, br[1]+1); err != nil {
-			continue
-		}
-		der := make([]byte, hex.DecodedLen(len(hexDER)))
-		if _, err := hex.Decode(der, hexDER); err != nil {
-			continue
-		}
-		sd, err := cms.ParseSignedData(der)
-		if err != nil || len(sd.Signers) == 0 {
-			continue
-		}
-		for _, tok := range sd.Signers[0].TimestampTokens {
-			if t, err := cms.ParseSignedData(tok); err == nil {
-				certs = append(certs, t.Certificates...)
-			}
-		}
+		certs = append(certs, sig.TimestampCertificates...)
 	}
 	return certs
 }

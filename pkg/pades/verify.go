@@ -104,8 +104,10 @@ type SignatureReport struct {
 	// Signer is the signing (or TSA) certificate; nil when none was found.
 	Signer      *Signer           `json:"signer,omitempty"`
 	Certificate *x509.Certificate `json:"-"`
-	// Certificates are those embedded in the CMS or token.
-	Certificates []*x509.Certificate `json:"-"`
+	// Certificates are those embedded in the CMS or token;
+	// TimestampCertificates those in the signature's time-stamp tokens.
+	Certificates          []*x509.Certificate `json:"-"`
+	TimestampCertificates []*x509.Certificate `json:"-"`
 	// Name, Reason and Location are what the signature dictionary claims.
 	Name     string `json:"name,omitempty"`
 	Reason   string `json:"reason,omitempty"`
@@ -283,6 +285,7 @@ func (v *verifier) collect(sigs []sigField) {
 				}
 				for _, raw := range si.TimestampTokens {
 					if tok, err := rfc3161.ParseToken(raw); err == nil {
+						s.rep.TimestampCertificates = append(s.rep.TimestampCertificates, tok.Certificates...)
 						for _, c := range tok.Certificates {
 							v.pool.addCert(c)
 						}

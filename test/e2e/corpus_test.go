@@ -14,6 +14,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/pkg/cms"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // sealName is the common name of the dev PKI's seal certificate, which the
@@ -37,15 +38,12 @@ func corpusPDFs(t *testing.T) []string {
 type verifyReport struct {
 	Signatures []struct {
 		ByteRange         []int64
-		SignerName        string
 		DocumentTimestamp bool
-		DigestValid       bool
-		SignatureValid    bool
-		ChainValid        bool
-		TimestampValid    bool
-		HasTimestamp      bool
 		Level             string
-		Errors            []string
+		Verdict           string
+		Checks            struct {
+			Integrity, Chain, Modifications struct{ Status, Detail string }
+		}
 	}
 }
 
@@ -189,16 +187,16 @@ func checkCorpusOutput(t *testing.T, path, level, rootPath, issuingPath, nss str
 	for i, s := range sigs {
 		vr := rep.Signatures[i]
 		if s.DocTimestamp {
-			tok, err := cms.ParseTimestampToken(s.Contents)
+			tok, err := rfc3161.ParseToken(s.Contents)
 			if err != nil {
 				t.Fatalf("%s: document timestamp #%d: %v", level, i+1, err)
 			}
-			ours := tok.Certificate() != nil && strings.Contains(tok.Certificate().Subject.CommonName, "Vellum Development")
+			ours := tok.SignerCert != nil && strings.Contains(tok.SignerCert.Subject.CommonName, "Vellum Development")
 			if ours {
 				if err := v.Timestamp(s.Contents, s.Data(data), nil); err != nil {
 					t.Errorf("%s: document timestamp #%d: %v", level, i+1, err)
 				}
-				if !vr.DocumentTimestamp || !vr.DigestValid || !vr.SignatureValid || !vr.ChainValid {
+				if !vr.DocumentTimestamp || vr.Verdict != "VALID" || vr.Checks.Chain.Status != "passed" {
 					t.Errorf("%s: vellum on our document timestamp #%d: %+v", level, i+1, vr)
 				}
 			}
@@ -217,7 +215,7 @@ func checkCorpusOutput(t *testing.T, path, level, rootPath, issuingPath, nss str
 		} else {
 			intact = v.CMSIntegrity(s.Contents, s.Data(data)) == nil
 		}
-		vellumIntact := vr.DigestValid && vr.SignatureValid
+		vellumIntact := vr.Checks.Integrity.Status == "passed"
 		if intact != ps[i].Valid() || intact != vellumIntact {
 			t.Errorf("%s: signature #%d (%s): openssl intact %v, pdfsig %q, vellum %+v", level, i+1, ps[i].Signer, intact, ps[i].Signature, vr)
 		}
@@ -235,7 +233,7 @@ func checkCorpusOutput(t *testing.T, path, level, rootPath, issuingPath, nss str
 		if !ps[i].Valid() || !trusted {
 			t.Errorf("%s: pdfsig on our signature #%d:\n%s", level, i+1, psOut)
 		}
-		if !vr.ChainValid || len(vr.Errors) > 0 || vr.Level != level {
+		if vr.Verdict != "VALID" || vr.Checks.Chain.Status != "passed" || vr.Level != level {
 			t.Errorf("%s: vellum on our signature #%d: %+v", level, i+1, vr)
 		}
 		if level == "B-LTA" {
