@@ -3,8 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -135,6 +141,102 @@ func TestPDFVerify_TamperedFilesExitNonZero(t *testing.T) {
 	rep = f.verifyJSON(t, f.signed, 1)
 	if rep.Verdict != "INDETERMINATE" || rep.Signatures[0].Checks["chain"].Status != "indeterminate" || rep.Signatures[0].Level != "" {
 		t.Fatalf("untrusted root: %+v", rep)
+	}
+}
+
+// appendUpdate appends an incremental update holding objs (object number ->
+// body) with a classic cross-reference table, as a PDF editor would: the
+// trailer continues the file's newest section.
+func appendUpdate(t *testing.T, pdf []byte, objs map[int]string) []byte {
+	t.Helper()
+	last := func(re string) string {
+		m := regexp.MustCompile(re).FindAllSubmatch(pdf, -1)
+		if len(m) == 0 {
+			t.Fatalf("%s not found", re)
+		}
+		return string(m[len(m)-1][1])
+	}
+	root, info, size, prev := last(`/Root (\d+ \d+ R)`), last(`/Info (\d+ \d+ R)`), last(`/Size (\d+)`), last(`startxref\s+(\d+)`)
+	out := append(bytes.Clone(pdf), '\n')
+	nums := slices.Sorted(maps.Keys(objs))
+	offsets := map[int]int{}
+	for _, n := range nums {
+		offsets[n] = len(out)
+		out = fmt.Appendf(out, "%d 0 obj\n%s\nendobj\n", n, objs[n])
+	}
+	xref := len(out)
+	out = append(out, "xref\n"...)
+	for _, n := range nums {
+		out = fmt.Appendf(out, "%d 1\n%010d 00000 n\r\n", n, offsets[n])
+	}
+	maxNum, _ := strconv.Atoi(size)
+	maxNum = max(maxNum, nums[len(nums)-1]+1)
+	return fmt.Appendf(out, "trailer\n<</Size %d/Root %s/Info %s/Prev %s>>\nstartxref\n%d\n%%%%EOF\n", maxNum, root, info, prev, xref)
+}
+
+// streamObject is the body of a stream object holding data.
+func streamObject(dict, data string) string {
+	return fmt.Sprintf("<<%s/Length %d>>\nstream\n%s\nendstream", dict, len(data), data)
+}
+
+// An annotation laid over the page and a changed page content — updates
+// any PDF editor can append — make `pdf verify` exit 1 and name the change,
+// although the signature value itself still verifies.
+func TestPDFVerify_ModifiedAfterSigningExitsNonZero(t *testing.T) {
+	f := newPDFFixture(t)
+	roots := filepath.Join(f.pki, "root.crt")
+	signed, err := os.ReadFile(f.signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Page 1 as the signature revision rewrote it (with its widget).
+	m := regexp.MustCompile(`(?s)\n(\d+) 0 obj\n(<</Type /Page/.*?>>)\nendobj`).FindAllSubmatch(signed, -1)
+	if len(m) == 0 {
+		t.Fatal("page 1 not found in the signature revision")
+	}
+	pageNum, page := string(m[len(m)-1][1]), string(m[len(m)-1][2])
+	size, _ := strconv.Atoi(string(regexp.MustCompile(`/Size (\d+)`).FindAllSubmatch(signed, -1)[0][1]))
+	pn, _ := strconv.Atoi(pageNum)
+	annot, ap := size+10, size+11
+	overlay := appendUpdate(t, signed, map[int]string{
+		pn: strings.Replace(page, "/Annots [", fmt.Sprintf("/Annots [%d 0 R ", annot), 1),
+		annot: fmt.Sprintf("<</Type /Annot/Subtype /FreeText/Rect [100 500 500 540]/Contents (PAY EUR 1,000,000 TO MALLORY)"+
+			"/DA (/Helv 24 Tf 0 g)/F 4/P %s 0 R/AP <</N %d 0 R>>>>", pageNum, ap),
+		ap: streamObject("/Type /XObject/Subtype /Form/BBox [0 0 400 40]/Resources <</Font <</F1 <</Type /Font/Subtype /Type1/BaseFont /Helvetica>>>>>>",
+			"BT /F1 24 Tf 10 10 Td (PAY EUR 1,000,000 TO MALLORY) Tj ET"),
+	})
+	contents := string(regexp.MustCompile(`/Contents (\d+) 0 R`).FindStringSubmatch(page)[1])
+	cn, _ := strconv.Atoi(contents)
+	content := appendUpdate(t, signed, map[int]string{
+		cn: streamObject("", "BT /F1 40 Tf 50 50 Td (MALLORY) Tj ET"),
+	})
+	for _, tc := range []struct {
+		name string
+		pdf  []byte
+		want string
+	}{
+		{"annotation overlay", overlay, `FreeText annotation on page 1 at [100 500 500 540]: "PAY EUR 1,000,000 TO MALLORY" added`},
+		{"page content", content, "the content of page 1 changed"},
+	} {
+		path := filepath.Join(f.dir, strings.ReplaceAll(tc.name, " ", "-")+".pdf")
+		if err := os.WriteFile(path, tc.pdf, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep := f.verifyJSON(t, path, 1, "--roots", roots)
+		s := rep.Signatures[0]
+		if rep.Verdict != "INVALID" || s.Checks["integrity"].Status != "passed" || s.Checks["modifications"].Status != "failed" ||
+			len(s.Changes) != 1 || s.Changes[0].Allowed || s.Changes[0].Description != tc.want {
+			t.Errorf("%s: %+v", tc.name, rep)
+		}
+		if pdfsig, err := exec.LookPath("pdfsig"); err == nil {
+			// What a validator that checks only the signature value says.
+			out, _ := exec.Command(pdfsig, path).CombinedOutput()
+			if !bytes.Contains(out, []byte("Signature is Valid.")) {
+				t.Errorf("%s: not a well-formed update: pdfsig no longer reads the signature:\n%s", tc.name, out)
+			}
+		} else {
+			t.Fatal("pdfsig not found: apt-get install poppler-utils")
+		}
 	}
 }
 
