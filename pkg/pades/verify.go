@@ -217,8 +217,8 @@ type sigState struct {
 	sd    *cms.SignedData // signatures
 	token *rfc3161.Token  // document timestamps
 	// sigTokens are the signature timestamps whose imprint and signature
-	// verify.
-	sigTokens []*rfc3161.Token
+	// verify, with their TSA certificates.
+	sigTokens []stamp
 	// poe is the earliest time a usable timestamp proves the signature (or
 	// document timestamp) existed; zero until one does.
 	poe time.Time
@@ -227,6 +227,12 @@ type sigState struct {
 	// revocationUsed are the OCSP responses and CRLs that showed the chain
 	// unrevoked.
 	revocationUsed [][]byte
+}
+
+// stamp is a signature timestamp that verifies and its TSA certificate.
+type stamp struct {
+	tok  *rfc3161.Token
+	cert *x509.Certificate
 }
 
 // collect parses every signature and gathers the document's certificates
@@ -432,12 +438,13 @@ func (v *verifier) checkSignatureTimestamps(s *sigState) {
 	si := s.sd.Signers[0]
 	c := &s.rep.Checks.Timestamps
 	for _, raw := range si.TimestampTokens {
+		var cert *x509.Certificate
 		tok, err := rfc3161.ParseToken(raw)
 		if err == nil {
 			err = tok.VerifyImprint(si.Signature)
 		}
 		if err == nil {
-			_, err = tok.VerifySignature(v.pool.certs)
+			cert, err = tok.VerifySignature(v.pool.certs)
 		}
 		switch {
 		case errors.Is(err, rfc3161.ErrNoCertificate), errors.Is(err, rfc3161.ErrUnsupportedHash):
@@ -449,10 +456,10 @@ func (v *verifier) checkSignatureTimestamps(s *sigState) {
 			s.fail(c, CheckFailed, "signature timestamp: %v", err)
 			return
 		}
-		s.sigTokens = append(s.sigTokens, tok)
+		s.sigTokens = append(s.sigTokens, stamp{tok, cert})
 	}
 	if len(s.sigTokens) > 0 {
-		s.rep.TimestampTime = s.sigTokens[0].GenTime
+		s.rep.TimestampTime = s.sigTokens[0].tok.GenTime
 	}
 }
 
@@ -585,9 +592,9 @@ func (v *verifier) provideExistence() {
 			at = v.now
 		}
 		var usable []string
-		for _, tok := range s.sigTokens {
-			cert, _ := tok.VerifySignature(v.pool.certs)
-			if err := v.tsaValid(cert, at); err != nil {
+		for _, st := range s.sigTokens {
+			tok := st.tok
+			if err := v.tsaValid(st.cert, at); err != nil {
 				s.fail(&s.rep.Checks.Timestamps, CheckIndeterminate, "signature timestamp of %s: TSA %v", tok.GenTime.Format(time.RFC3339), err)
 				continue
 			}
