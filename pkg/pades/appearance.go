@@ -90,14 +90,11 @@ func (d *document) box(o any) (Rect, bool) {
 	var v [4]float64
 	for i, e := range a {
 		e, _ = d.resolve(e)
-		switch x := e.(type) {
-		case int64:
-			v[i] = float64(x)
-		case float64:
-			v[i] = x
-		default:
+		f, ok := number(e) // reals read from the file are decimals
+		if !ok {
 			return Rect{}, false
 		}
+		v[i] = f
 	}
 	x0, x1 := min(v[0], v[2]), max(v[0], v[2])
 	y0, y1 := min(v[1], v[3]), max(v[1], v[3])
