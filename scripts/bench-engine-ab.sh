@@ -10,7 +10,8 @@
 # the rounds are printed.
 #
 # Usage: scripts/bench-engine-ab.sh [-n ROUNDS] REV_A REV_B
-#   e.g. scripts/bench-engine-ab.sh -n 9 c270939 b9ab168
+#   e.g. B=$(git log -1 --format=%h --grep 'compress/zlib with the Adler-32')
+#        scripts/bench-engine-ab.sh -n 9 $B~1 $B
 set -euo pipefail
 
 ROUNDS=7
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-[ $# -eq 2 ] || { sed -n '13,14p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '12,14p' "$0" >&2; exit 2; }
 REV_A="$1" REV_B="$2"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
