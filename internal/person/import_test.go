@@ -303,3 +303,28 @@ func hexOf(b []byte) string {
 	}
 	return string(out)
 }
+
+// TestCheckIterations_EncryptedOctetsThatLookLikeDER covers the shape that
+// made one in a few hundred OpenSSL exports fail: a shrouded key's
+// ciphertext whose first bytes happen to frame as DER while what they frame
+// does not parse.
+func TestCheckIterations_EncryptedOctetsThatLookLikeDER(t *testing.T) {
+	// SEQUENCE { OCTET STRING { 30 02 05 05 } }: the octets are one
+	// SEQUENCE at the top level, holding a NULL that claims 5 bytes it lacks.
+	accidental := []byte{0x30, 0x06, 0x04, 0x04, 0x30, 0x02, 0x05, 0x05}
+	if err := checkIterations(accidental, 0); err != nil {
+		t.Fatalf("ciphertext framed as DER by chance: %v", err)
+	}
+	// The same framing that does hold a count over the bound still fails.
+	tooMany := []byte{0x30, 0x0b, 0x04, 0x09, 0x30, 0x07, 0x04, 0x01, 0x00, 0x02, 0x02, 0x7f, 0xff}
+	if err := checkIterations(tooMany, 0); err != nil {
+		t.Fatalf("count under the bound: %v", err)
+	}
+	over := []byte{0x30, 0x0c, 0x04, 0x0a, 0x30, 0x08, 0x04, 0x01, 0x00, 0x02, 0x03, 0x7f, 0xff, 0xff}
+	if err := checkIterations(over, 0); !errors.Is(err, errTooManyIterations) {
+		t.Fatalf("count 8,388,607 inside octets: got %v", err)
+	}
+	if err := checkIterations([]byte{0x30, 0x05, 0x02}, 0); err == nil {
+		t.Fatal("a truncated outer structure passed")
+	}
+}

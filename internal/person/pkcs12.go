@@ -61,9 +61,16 @@ func checkIterations(der []byte, depth int) error {
 			if n > maxPKCS12Iterations {
 				return errTooManyIterations
 			}
-		case tag&0x20 != 0 || // constructed
-			tag == cbasn1.OCTET_STRING && looksLikeDER(elem):
+		case tag&0x20 != 0: // constructed
 			if err := checkIterations(elem, depth+1); err != nil {
+				return err
+			}
+		case tag == cbasn1.OCTET_STRING && looksLikeDER(elem):
+			// Encrypted bags are OCTET STRINGs of random bytes, and now and
+			// then those parse as DER at the top level by chance; only a
+			// count above the bound is a finding inside them, anything else
+			// just means the octets were not DER after all.
+			if err := checkIterations(elem, depth+1); errors.Is(err, errTooManyIterations) {
 				return err
 			}
 		}
