@@ -63,7 +63,7 @@ type app struct {
 	// timestamper gets RFC 3161 tokens from the configured TSAs for signing.
 	timestamper *rfc3161.Client
 	// envelopes is the envelope workflow; devMail keeps outgoing mail for
-	// /dev/mail when no SMTP server is configured.
+	// /dev/mail in `vellum dev` without an SMTP server, nil elsewhere.
 	envelopes *envelope.Service
 	mailer    mail.Mailer
 	devMail   *mail.Dev
@@ -140,7 +140,7 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 	a.webhooks = webhook.NewService(a.db, a.outbox, whCfg)
 	a.docs = document.NewService(a.db, a.blob, envelopeUsage{a}, document.Config{
 		MaxSize: cfg.MaxUploadBytes, Log: log, Events: documentWebhooks{a.webhooks}})
-	if err := a.buildMailer(); err != nil {
+	if err := a.buildMailer(dev); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -253,11 +253,6 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		httpapi.SignerRoutes(a.envelopes),
 		httpapi.PersonRoutes(a.persons),
 		signex.Routes(signex.Deps{Persons: a.persons, Sessions: a.sessions, Limiter: httpapi.NewRateLimiter(a.redis)}),
-		func(e *echo.Echo, _ *echo.Group) {
-			if a.devMail != nil {
-				e.GET("/dev/mail", echo.WrapHandler(a.devMail.Handler()))
-			}
-		},
 		signerpage.Routes(a.log),
 		portalpage.Routes(a.log),
 	}
@@ -267,6 +262,9 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 type runOptions struct {
 	api    bool // the public API and signer pages
 	worker bool // the Asynq worker pool
+	// dev mounts /dev/*, the development conveniences; only `vellum dev`
+	// sets it.
+	dev bool
 }
 
 // run serves until ctx ends, then shuts down gracefully: stop accepting,
@@ -332,6 +330,11 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 	}
 	if opts.api {
 		deps.Mount = a.mounts()
+	}
+	if opts.dev && a.devMail != nil {
+		deps.Mount = append(deps.Mount, func(e *echo.Echo, _ *echo.Group) {
+			e.GET("/dev/mail", echo.WrapHandler(a.devMail.Handler()))
+		})
 	}
 	if a.cfg.OpsToken != "" {
 		deps.Queues = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: a.redisOpt})

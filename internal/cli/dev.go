@@ -106,7 +106,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()
 	}
-	return a.run(ctx, ln, runOptions{api: true, worker: true})
+	return a.run(ctx, ln, runOptions{api: true, worker: true, dev: true})
 }
 
 // devKey returns the development test key: the one given, else the one kept

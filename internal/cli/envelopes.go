@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/vellum-sign/vellum/internal/account"
@@ -13,20 +14,27 @@ import (
 	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
-// buildMailer picks SMTP when VELLUM_SMTP_HOST is set, else the logging dev
-// mailer served at /dev/mail.
-func (a *app) buildMailer() error {
-	if a.cfg.SMTP.Host != "" {
+// buildMailer picks the mailer: SMTP when VELLUM_SMTP_HOST is set; else,
+// in dev, the mailbox served at /dev/mail; else (serve and worker, whose
+// configuration check demands VELLUM_MAIL=log without an SMTP host) a
+// mailer that only logs.
+func (a *app) buildMailer(dev bool) error {
+	switch {
+	case a.cfg.SMTP.Host != "":
 		m, err := mail.NewSMTP(mail.SMTPConfig{Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.Port, Username: a.cfg.SMTP.Username,
 			Password: a.cfg.SMTP.Password, From: a.cfg.SMTP.From, TLS: a.cfg.SMTP.TLS})
 		if err != nil {
 			return fmt.Errorf("VELLUM_SMTP_*: %w", err)
 		}
 		a.mailer = m
-		return nil
+	case dev:
+		a.devMail = mail.NewDev(a.log.With("component", "mail"), 200)
+		a.mailer = a.devMail
+	case a.cfg.Mail == "log":
+		a.mailer = mail.NewLog(a.log.With("component", "mail"))
+	default:
+		return errors.New("VELLUM_SMTP_HOST: required unless VELLUM_MAIL=log")
 	}
-	a.devMail = mail.NewDev(a.log.With("component", "mail"), 200)
-	a.mailer = a.devMail
 	return nil
 }
 

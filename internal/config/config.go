@@ -27,6 +27,11 @@ type Config struct {
 
 	Blob BlobConfig
 	SMTP SMTPConfig
+	// Mail is how serve and worker deliver e-mail (VELLUM_MAIL): "smtp"
+	// through VELLUM_SMTP_HOST, or "log", which only logs each message and
+	// must be chosen explicitly, so that no deployment drops signing links
+	// because a variable went missing.
+	Mail string
 
 	// TokenSecret (hex, ≥ 32 bytes) derives signing-link tokens and
 	// one-time codes, so the database stores only their hashes
@@ -173,7 +178,8 @@ var Vars = []Var{
 	{"VELLUM_S3_PATH_STYLE", "false", "path-style bucket addressing (most self-hosted S3 servers)"},
 	{"VELLUM_S3_PREFIX", "", "key prefix inside the bucket"},
 	{"VELLUM_TOKEN_SECRET", "", "hex secret (≥ 64 hex digits) deriving signing-link tokens; empty: generated once and kept in the database"},
-	{"VELLUM_SMTP_HOST", "", "SMTP server host; empty logs mail instead of sending"},
+	{"VELLUM_MAIL", "smtp", "smtp (send through VELLUM_SMTP_HOST) or log (log each message and send nothing; serve and worker refuse to start without an SMTP host unless this is set)"},
+	{"VELLUM_SMTP_HOST", "", "SMTP server host (required for serve, worker unless VELLUM_MAIL=log; vellum dev without it keeps mail at /dev/mail)"},
 	{"VELLUM_SMTP_PORT", "587", "SMTP port"},
 	{"VELLUM_SMTP_USERNAME", "", "SMTP user"},
 	{"VELLUM_SMTP_PASSWORD", "", "SMTP password"},
@@ -264,6 +270,7 @@ func Load() (*Config, error) {
 			S3Prefix:          get("VELLUM_S3_PREFIX"),
 		},
 		TokenSecret: get("VELLUM_TOKEN_SECRET"),
+		Mail:        get("VELLUM_MAIL"),
 		SMTP: SMTPConfig{
 			Host:     get("VELLUM_SMTP_HOST"),
 			Port:     intVar("VELLUM_SMTP_PORT"),
@@ -375,6 +382,11 @@ func (c *Config) ValidateCommon() error {
 	if c.OpsToken != "" && len(c.OpsToken) < 16 {
 		errs = append(errs, errors.New("VELLUM_OPS_TOKEN: must be at least 16 characters"))
 	}
+	switch c.Mail {
+	case "smtp", "log":
+	default:
+		errs = append(errs, fmt.Errorf("VELLUM_MAIL: %q is not smtp or log", c.Mail))
+	}
 	switch c.SMTP.TLS {
 	case "starttls", "tls", "none":
 	default:
@@ -442,6 +454,12 @@ func (c *Config) ValidateServer() error {
 	errs := []error{c.ValidateCommon(), c.ValidateDatabase()}
 	if c.RedisURL == "" {
 		errs = append(errs, errors.New("VELLUM_REDIS_URL: required (redis://host:6379/0)"))
+	}
+	switch {
+	case c.Mail == "smtp" && c.SMTP.Host == "":
+		errs = append(errs, errors.New("VELLUM_SMTP_HOST: required; set VELLUM_MAIL=log to run without sending e-mail (messages are only logged, signing links included)"))
+	case c.Mail == "log" && c.SMTP.Host != "":
+		errs = append(errs, errors.New("VELLUM_MAIL: log with VELLUM_SMTP_HOST set; unset one of them"))
 	}
 	if c.PKI.Dir == "" {
 		errs = append(errs, errors.New("VELLUM_PKI_DIR: required (create one with `vellum pki init --dir DIR`)"))

@@ -30,7 +30,9 @@ func TestValidateServer_NamesEveryBadVariable(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR"}},
+		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR", "VELLUM_SMTP_HOST", "VELLUM_MAIL=log"}},
+		{"mail logged and sent", map[string]string{"VELLUM_MAIL": "log", "VELLUM_SMTP_HOST": "smtp.example.com"}, []string{"VELLUM_MAIL"}},
+		{"unknown mail mode", map[string]string{"VELLUM_MAIL": "LOG"}, []string{"VELLUM_MAIL"}},
 		{"bad values", map[string]string{
 			"VELLUM_DATABASE_URL": "mysql://x", "VELLUM_REDIS_URL": "redis://x", "VELLUM_BLOB_BACKEND": "fs",
 			"VELLUM_LOG_LEVEL": "loud", "VELLUM_PUBLIC_URL": "ftp://x", "VELLUM_OPS_TOKEN": "short",
@@ -87,7 +89,27 @@ func TestValidateServer_AcceptsACompleteConfiguration(t *testing.T) {
 	for k, v := range map[string]string{
 		"VELLUM_DATABASE_URL": "postgres://u:p@db:5432/vellum", "VELLUM_REDIS_URL": "redis://redis:6379/0",
 		"VELLUM_S3_BUCKET": "docs", "VELLUM_S3_ENDPOINT": "http://s3:7070", "VELLUM_S3_PATH_STYLE": "true",
-		"VELLUM_PKI_DIR": "/etc/vellum/pki",
+		"VELLUM_PKI_DIR": "/etc/vellum/pki", "VELLUM_SMTP_HOST": "smtp.example.com",
+	} {
+		t.Setenv(k, v)
+	}
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ValidateServer(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateServer_AcceptsMailLogOnlyWhenAskedFor(t *testing.T) {
+	for _, v := range config.Vars {
+		unset(t, v.Name)
+	}
+	for k, v := range map[string]string{
+		"VELLUM_DATABASE_URL": "postgres://u:p@db:5432/vellum", "VELLUM_REDIS_URL": "redis://redis:6379/0",
+		"VELLUM_BLOB_BACKEND": "fs", "VELLUM_BLOB_DIR": "/var/lib/vellum", "VELLUM_PKI_DIR": "/etc/vellum/pki",
+		"VELLUM_MAIL": "log",
 	} {
 		t.Setenv(k, v)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -88,5 +89,23 @@ func TestDev_KeepsMessagesAndServesThem(t *testing.T) {
 	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/dev/mail", nil))
 	if !strings.Contains(rec.Body.String(), "three") || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 		t.Fatalf("html: %s", rec.Body)
+	}
+}
+
+func TestLog_LogsWithoutTheBody(t *testing.T) {
+	var buf bytes.Buffer
+	l := mail.NewLog(slog.New(slog.NewTextHandler(&buf, nil)))
+	err := l.Send(context.Background(), mail.Message{To: []string{"a@example.com"}, Subject: "Please sign", Text: "https://sign.example/s/SECRET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "a@example.com") || !strings.Contains(buf.String(), "Please sign") {
+		t.Errorf("log lacks recipient or subject: %s", buf.String())
+	}
+	if strings.Contains(buf.String(), "SECRET") {
+		t.Errorf("log carries the body: %s", buf.String())
+	}
+	if err := l.Send(context.Background(), mail.Message{Subject: "s", Text: "t"}); !errors.Is(err, mail.ErrInvalidMessage) {
+		t.Errorf("invalid message: %v", err)
 	}
 }

@@ -75,6 +75,8 @@ func run(bin string, workers int, cmdArgs []string) error {
 		fmt.Sprintf("VELLUM_WORKER_CONCURRENCY=%d", workers),
 		// Benchmarks drive far more than an integrator's 100/min.
 		"VELLUM_RATE_LIMIT_PER_MINUTE=0", "VELLUM_IP_RATE_LIMIT_PER_MINUTE=0",
+		// Invitations go nowhere; the benchmark signs through the API.
+		"VELLUM_MAIL=log",
 	)
 	output := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)

@@ -35,6 +35,9 @@ func TestDev_PrintsKeyServesReadyAndKeepsStateAcrossRestart(t *testing.T) {
 	if !strings.Contains(metrics, `vellum_http_request_duration_seconds_bucket{method="GET",route="/readyz",status="200"`) {
 		t.Errorf("metrics lack the readyz latency histogram:\n%.2000s", metrics)
 	}
+	if resp, body := get(t, "http://"+addr+"/dev/mail?format=json", ""); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"data"`) {
+		t.Errorf("dev mailbox: %d %s", resp.StatusCode, body)
+	}
 	checkDevTSA(t, "http://"+addr, dir)
 	if err := dev.stop(30 * time.Second); err != nil {
 		t.Fatalf("graceful shutdown exited with %v", err)
@@ -72,7 +75,9 @@ func TestServe_StopsOnMissingConfigurationNamingTheVariable(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{"nothing set", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR"}},
+		{"nothing set", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR", "VELLUM_SMTP_HOST"}},
+		{"no SMTP host and no VELLUM_MAIL=log", []string{"VELLUM_DATABASE_URL=postgres://x/y", "VELLUM_REDIS_URL=redis://x",
+			"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=/tmp", "VELLUM_PKI_DIR=/tmp"}, []string{"VELLUM_SMTP_HOST", "VELLUM_MAIL=log"}},
 		{"bad duration", []string{"VELLUM_SHUTDOWN_TIMEOUT=soon"}, []string{"VELLUM_SHUTDOWN_TIMEOUT"}},
 		{"bad backend", []string{"VELLUM_DATABASE_URL=postgres://x/y", "VELLUM_REDIS_URL=redis://x", "VELLUM_BLOB_BACKEND=tape"}, []string{"VELLUM_BLOB_BACKEND"}},
 		{"bad database scheme", []string{"VELLUM_DATABASE_URL=mysql://x/y"}, []string{"VELLUM_DATABASE_URL"}},
@@ -95,7 +100,7 @@ func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	pg, rdb := emptyDatabases(t, "e2e_schema")
 	env := []string{"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL,
-		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://localhost")}
+		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://localhost"), "VELLUM_MAIL=log"}
 
 	p := start(t, env, "serve", "--addr", freeAddr(t))
 	if err := p.wait(30 * time.Second); err == nil || !strings.Contains(p.Stderr(), "vellum migrate") {
@@ -133,7 +138,7 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 	defer s3.Close()
 	const opsToken = "ops-token-0123456789abcdef"
 	env := append(s3.Env(), "VELLUM_DATABASE_URL="+pg.URL, "VELLUM_REDIS_URL="+rdb.URL,
-		"VELLUM_OPS_TOKEN="+opsToken, "VELLUM_SHUTDOWN_TIMEOUT=10s")
+		"VELLUM_OPS_TOKEN="+opsToken, "VELLUM_SHUTDOWN_TIMEOUT=10s", "VELLUM_MAIL=log")
 	apiAddr, workerAddr := freeAddr(t), freeAddr(t)
 	env = append(env, "VELLUM_PKI_DIR="+initPKI(t, "http://"+apiAddr), "VELLUM_PUBLIC_URL=http://"+apiAddr)
 	if err := start(t, env, "migrate").wait(60 * time.Second); err != nil {
@@ -167,6 +172,14 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("ops dashboard with token: %d, want 200", resp.StatusCode)
+	}
+
+	// The development mailbox exists only in `vellum dev`, even when mail
+	// is only logged.
+	for _, addr := range []string{apiAddr, workerAddr} {
+		if resp, _ := get(t, "http://"+addr+"/dev/mail?format=json", ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /dev/mail on %s: %d, want 404", addr, resp.StatusCode)
+		}
 	}
 
 	// The PKI publishes what its certificates point at.

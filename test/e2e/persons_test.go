@@ -148,7 +148,7 @@ func TestServe_RefusesToStartWithoutTheKeysOfItsPrivateKeys(t *testing.T) {
 	pg, rdb := emptyDatabases(t, "e2e_kek")
 	addr := freeAddr(t)
 	base := []string{"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL, "VELLUM_BLOB_BACKEND=fs",
-		"VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://"+addr), "VELLUM_PUBLIC_URL=http://" + addr}
+		"VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://"+addr), "VELLUM_PUBLIC_URL=http://" + addr, "VELLUM_MAIL=log"}
 	const kek, recovery, other = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=", "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
 		"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	withKeys := append(append([]string{}, base...), "VELLUM_KEK="+kek, "VELLUM_KEK_RECOVERY="+recovery)
