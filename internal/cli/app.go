@@ -271,6 +271,10 @@ type runOptions struct {
 // finish in-flight requests, stop fetching tasks and let running ones finish
 // within the grace period.
 func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
+	e, err := a.router(opts)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	dispCtx, stopDispatcher := context.WithCancel(context.WithoutCancel(ctx))
 	disp := jobs.NewDispatcher(a.db, a.outbox, a.queue, jobs.DispatcherConfig{RelayAfter: a.cfg.RelayAfter}, a.log.With("component", "outbox"))
@@ -316,6 +320,33 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 		}
 	}
 
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		a.log.Warn("http shutdown", "err", serr)
+	}
+	if worker != nil {
+		worker.Shutdown()
+	}
+	stopDispatcher()
+	wg.Wait()
+	a.log.Info("stopped")
+	return err
+}
+
+// router builds the HTTP handler: health, readiness, metrics and the ops
+// dashboard always; the API and pages when opts.api; /dev/* when opts.dev.
+func (a *app) router(opts runOptions) (*echo.Echo, error) {
 	deps := httpapi.Deps{
 		Log: a.log, Registry: a.registry, Accounts: a.accounts,
 		Ready:    map[string]httpapi.Pinger{"database": a.db, "redis": redisPinger{a.redis}, "storage": a.blob},
@@ -339,30 +370,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 	if a.cfg.OpsToken != "" {
 		deps.Queues = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: a.redisOpt})
 	}
-	e := httpapi.New(deps)
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("http server: %w", err)
-	}
-	a.log.Info("shutting down", "grace", a.cfg.ShutdownTimeout.String())
-	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
-	if serr := srv.Shutdown(shutCtx); serr != nil {
-		a.log.Warn("http shutdown", "err", serr)
-	}
-	if worker != nil {
-		worker.Shutdown()
-	}
-	stopDispatcher()
-	wg.Wait()
-	a.log.Info("stopped")
-	return err
+	return httpapi.New(deps)
 }
 
 type redisPinger struct{ c redis.UniversalClient }

@@ -139,7 +139,7 @@ func run(m *testing.M) int {
 	}
 	usage.svc = h.svc
 
-	e := httpapi.New(httpapi.Deps{
+	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Registry: prometheus.NewRegistry(), Accounts: h.accounts,
 		Mount: []func(*echo.Echo, *echo.Group){
 			func(e *echo.Echo, _ *echo.Group) {
@@ -151,6 +151,9 @@ func run(m *testing.M) int {
 			httpapi.DocumentRoutes(h.docs), httpapi.EnvelopeRoutes(h.svc), httpapi.SignerRoutes(h.svc),
 		},
 	})
+	if err != nil {
+		return fail(err)
+	}
 	h.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: e}}
 	h.srv.Start()
 	defer h.srv.Close()

@@ -113,13 +113,16 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 	}
 	docs := document.NewService(env.pg.DB, o.blobs, o.usage, document.Config{MaxSize: o.maxSize})
 	maxBody := docs.MaxSize() + 1<<20
-	e := httpapi.New(httpapi.Deps{
+	e, err := httpapi.New(httpapi.Deps{
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Redis: env.redis.Client, RateLimits: o.limits,
 		Idempotency: idempotency.NewStore(env.pg.DB), MaxRequestBytes: maxBody,
 		Mount: []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts), httpapi.DocumentRoutes(docs)},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := httptest.NewServer(e)
 	t.Cleanup(s.Close)
 	return &testServer{Server: s, docs: docs}

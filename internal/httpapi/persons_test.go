@@ -86,7 +86,7 @@ func newPersonServer(t testing.TB, mounts ...func(*person.Service) func(*echo.Ec
 	for _, f := range mounts {
 		m = append(m, f(svc))
 	}
-	e := httpapi.New(httpapi.Deps{
+	e, err := httpapi.New(httpapi.Deps{
 		Log:      slogTo(&logs, &mu),
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Redis: env.redis.Client, RateLimits: httpapi.RateLimits{PerKey: httpapi.RateLimit{PerMinute: 100000, Burst: 100000},
@@ -94,6 +94,9 @@ func newPersonServer(t testing.TB, mounts ...func(*person.Service) func(*echo.Ec
 		Idempotency: idempotency.NewStore(env.pg.DB),
 		Mount:       m,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := httptest.NewServer(e)
 	t.Cleanup(s.Close)
 	return &personServer{testServer: &testServer{Server: s}, persons: svc, logs: &logs, logMu: &mu}

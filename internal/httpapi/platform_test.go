@@ -346,13 +346,16 @@ func TestIdempotency_ConcurrentRequests(t *testing.T) {
 func TestPanic_AnsweredAsProblem(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	e := httpapi.New(httpapi.Deps{
+	e, err := httpapi.New(httpapi.Deps{
 		Log:      slogTo(&logs, &mu),
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Mount: []func(*echo.Echo, *echo.Group){func(_ *echo.Echo, api *echo.Group) {
 			api.GET("/boom", func(echo.Context) error { panic("boom") })
 		}},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	tn := newTenant(t)
@@ -376,3 +379,15 @@ func TestPanic_AnsweredAsProblem(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// No configuration produces an API without authentication: the router is
+// not built without the account service.
+func TestNew_RefusesToBuildWithoutAccounts(t *testing.T) {
+	e, err := httpapi.New(httpapi.Deps{Registry: prometheus.NewRegistry(),
+		Mount: []func(*echo.Echo, *echo.Group){func(_ *echo.Echo, api *echo.Group) {
+			api.GET("/open", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+		}}})
+	if err == nil || e != nil {
+		t.Fatalf("New without Accounts: router %v, err %v", e, err)
+	}
+}

@@ -56,8 +56,12 @@ type Deps struct {
 	MaxRequestBytes int64
 }
 
-// New builds the router.
-func New(d Deps) *echo.Echo {
+// New builds the router. Accounts is required: every route of the api
+// group authenticates, and no configuration turns that off.
+func New(d Deps) (*echo.Echo, error) {
+	if d.Accounts == nil {
+		return nil, errors.New("httpapi: Deps.Accounts is required to authenticate /api/v1")
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -88,11 +92,7 @@ func New(d Deps) *echo.Echo {
 	if maxBody <= 0 {
 		maxBody = 51 << 20
 	}
-	api := e.Group("/api/v1")
-	if d.Accounts != nil {
-		api.Use(requireAPIKey(d.Accounts, lim), lim.keyRateLimit())
-	}
-	api.Use(capBody(maxBody), idempotent(d.Idempotency))
+	api := e.Group("/api/v1", requireAPIKey(d.Accounts, lim), lim.keyRateLimit(), capBody(maxBody), idempotent(d.Idempotency))
 	// Group middleware makes Echo route every unmatched /api/v1 path to a
 	// catch-all 404; tell a wrong method (405) from an unknown path.
 	api.RouteNotFound("", methodNotAllowedOrNotFound(e))
@@ -100,7 +100,7 @@ func New(d Deps) *echo.Echo {
 	for _, m := range d.Mount {
 		m(e, api)
 	}
-	return e
+	return e, nil
 }
 
 func readyz(deps map[string]Pinger) echo.HandlerFunc {
@@ -163,14 +163,10 @@ func APIKey(c echo.Context) *account.Key {
 	return k
 }
 
-// RequireAPIKey authenticates `Authorization: Bearer sk_…` against the
-// database on every request, so revocation takes effect at once everywhere.
-func RequireAPIKey(accounts *account.Service) echo.MiddlewareFunc {
-	return requireAPIKey(accounts, nil)
-}
-
-// requireAPIKey is RequireAPIKey charging failed attempts to the client's
-// IP budget, which slows down key guessing.
+// requireAPIKey authenticates `Authorization: Bearer sk_…` against the
+// database on every request, so revocation takes effect at once everywhere,
+// and charges failed attempts to the client's IP budget, which slows down
+// key guessing.
 func requireAPIKey(accounts *account.Service, lim *limiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

@@ -44,11 +44,14 @@ func newWebhookServer(t *testing.T) *testServer {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	e := httpapi.New(httpapi.Deps{
+	e, err := httpapi.New(httpapi.Deps{
 		Log: quiet, Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Idempotency: idempotency.NewStore(env.pg.DB),
 		Mount:       []func(*echo.Echo, *echo.Group){httpapi.WebhookRoutes(hooks)},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := httptest.NewServer(e)
 	t.Cleanup(func() {
 		s.Close()

@@ -90,11 +90,9 @@ type Option func(*PKI)
 // the default is a fresh MemoryStore.
 func WithStore(s CertStore) Option { return func(p *PKI) { p.store = s } }
 
-// WithClock sets the time source (tests).
+// WithClock sets the time source, so tests of this and other packages can
+// move time past certificate and CRL lifetimes.
 func WithClock(now func() time.Time) Option { return func(p *PKI) { p.now = now } }
-
-// WithSignerValidity sets the lifetime of signer certificates.
-func WithSignerValidity(d time.Duration) Option { return func(p *PKI) { p.signerValidity = d } }
 
 // New checks that m is a coherent hierarchy and returns a PKI publishing
 // under baseURL. The seal and TSA certificates are recorded in the store so
