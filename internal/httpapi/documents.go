@@ -16,13 +16,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/validation"
 )
 
-func init() {
-	RegisterError(document.ErrNotFound, http.StatusNotFound, "document_not_found")
-	RegisterError(document.ErrNotPDF, http.StatusUnprocessableEntity, "not_a_pdf")
-	RegisterError(document.ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large")
-	RegisterError(document.ErrInUse, http.StatusConflict, "document_in_use")
-	RegisterError(document.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed")
-}
 
 // multipartSlack is what multipart framing and text fields may add to the
 // file itself.

@@ -15,25 +15,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/envelope"
 )
 
-func init() {
-	RegisterError(envelope.ErrNotFound, http.StatusNotFound, "envelope_not_found")
-	RegisterError(envelope.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed")
-	RegisterError(envelope.ErrTokenUnknown, http.StatusNotFound, "signing_link_not_found")
-	// Specific reasons first: the first registered match wins.
-	RegisterError(envelope.ErrAlreadySigned, http.StatusConflict, "recipient_already_signed")
-	RegisterError(envelope.ErrAlreadyDeclined, http.StatusConflict, "recipient_already_declined")
-	RegisterError(envelope.ErrEnvelopeCompleted, http.StatusGone, "envelope_completed")
-	RegisterError(envelope.ErrEnvelopeDeclined, http.StatusGone, "envelope_declined")
-	RegisterError(envelope.ErrEnvelopeVoided, http.StatusGone, "envelope_voided")
-	RegisterError(envelope.ErrEnvelopeExpired, http.StatusGone, "envelope_expired")
-	RegisterError(envelope.ErrLinkExpired, http.StatusGone, "signing_link_expired")
-	RegisterError(envelope.ErrTokenGone, http.StatusGone, "signing_link_expired")
-	RegisterError(envelope.ErrTokenUsed, http.StatusConflict, "recipient_already_finished")
-	RegisterError(envelope.ErrNotYourTurn, http.StatusConflict, "not_your_turn")
-	RegisterError(envelope.ErrCannotSign, http.StatusConflict, "recipient_cannot_sign")
-	RegisterError(envelope.ErrAuthRequired, http.StatusForbidden, "signer_authentication_failed")
-	RegisterError(envelope.ErrOTPLocked, http.StatusTooManyRequests, "too_many_attempts")
-}
 
 // EnvelopeRoutes serves /api/v1/envelopes.
 func EnvelopeRoutes(envelopes *envelope.Service) func(e *echo.Echo, api *echo.Group) {

@@ -11,10 +11,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/account"
 )
 
-func init() {
-	RegisterError(account.ErrNotFound, http.StatusNotFound, "not_found")
-	RegisterError(account.ErrEnvironmentMismatch, http.StatusForbidden, "environment_mismatch")
-}
 
 // KeyRoutes serves /api/v1/keys (Certyneo): create, list, revoke.
 func KeyRoutes(accounts *account.Service) func(e *echo.Echo, api *echo.Group) {

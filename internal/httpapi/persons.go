@@ -13,19 +13,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/person"
 )
 
-func init() {
-	RegisterError(person.ErrPersonNotFound, http.StatusNotFound, "person_not_found")
-	RegisterError(person.ErrCertificateNotFound, http.StatusNotFound, "certificate_not_found")
-	RegisterError(person.ErrUniqueIDTaken, http.StatusConflict, "person_unique_id_taken")
-	RegisterError(person.ErrEmailTaken, http.StatusConflict, "person_email_taken")
-	RegisterError(person.ErrPersonConflict, http.StatusConflict, "person_conflict")
-	RegisterError(person.ErrCertificateExists, http.StatusConflict, "certificate_exists")
-	RegisterError(person.ErrCertificateRevoked, http.StatusConflict, "certificate_revoked")
-	RegisterError(person.ErrCertificateExpired, http.StatusConflict, "certificate_expired")
-	RegisterError(person.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed")
-	RegisterError(person.ErrKeysUnavailable, http.StatusServiceUnavailable, "key_encryption_unavailable")
-	RegisterError(person.ErrKeyringMismatch, http.StatusServiceUnavailable, "key_encryption_unavailable")
-}
 
 // PersonRoutes serves /api/v1/persons: persons and their certificates.
 func PersonRoutes(persons *person.Service) func(e *echo.Echo, api *echo.Group) {

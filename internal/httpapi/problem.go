@@ -39,32 +39,14 @@ func NewProblem(status int, code, detail string) *Problem {
 	}
 }
 
-// errorMapping turns domain errors into problems. Packages add theirs with
-// RegisterError so the mapping stays in one place.
-type errorMapping struct {
-	target error
-	status int
-	code   string
-}
-
-var errorMappings []errorMapping
-
-// RegisterError maps every error that wraps target to a problem with status
-// and code; the error's text becomes the detail.
-func RegisterError(target error, status int, code string) {
-	errorMappings = append(errorMappings, errorMapping{target, status, code})
-}
-
 // problemFor converts any handler error into the problem to send.
 func problemFor(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
 	}
-	for _, m := range errorMappings {
-		if errors.Is(err, m.target) {
-			return NewProblem(m.status, m.code, err.Error())
-		}
+	if m, ok := domainErrorFor(err); ok {
+		return NewProblem(m.status, m.code, err.Error())
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

@@ -14,11 +14,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/webhook"
 )
 
-func init() {
-	RegisterError(webhook.ErrNotFound, http.StatusNotFound, "webhook_not_found")
-	RegisterError(webhook.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed")
-	RegisterError(webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled")
-}
 
 // WebhookRoutes serves /api/v1/webhooks: endpoints, their secrets, their
 // deliveries with every attempt, manual retries and test events.

@@ -19,15 +19,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/websession"
 )
 
-func init() {
-	httpapi.RegisterError(websession.ErrNoSession, http.StatusUnauthorized, "not_logged_in")
-	httpapi.RegisterError(websession.ErrXSRFMissing, http.StatusForbidden, "xsrf_token_missing")
-	httpapi.RegisterError(websession.ErrXSRFMismatch, http.StatusForbidden, "xsrf_token_mismatch")
-	httpapi.RegisterError(person.ErrBadCredentials, http.StatusUnauthorized, "invalid_credentials")
-	httpapi.RegisterError(person.ErrChallengeInvalid, http.StatusUnprocessableEntity, "link_challenge_invalid")
-	httpapi.RegisterError(person.ErrProofInvalid, http.StatusUnprocessableEntity, "link_proof_invalid")
-	httpapi.RegisterError(person.ErrGOSTUnsupported, http.StatusUnprocessableEntity, "gost_proof_unsupported")
-}
 
 // Cookie names, as Signex's documentation gives them.
 const (

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/envelope"
+	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/webhook"
+	"github.com/vellum-sign/vellum/internal/websession"
+)
+
+// domainError maps every error that wraps target to a problem with status
+// and code; the error's text becomes the detail.
+type domainError struct {
+	target error
+	status int
+	code   string
+}
+
+// domainErrors is the one table from domain errors to problems, for every
+// adapter under httpapi. Order does not matter: when an error matches
+// several targets, the most specific one (the target that itself wraps the
+// others) wins, so envelope.ErrAlreadySigned answers
+// recipient_already_signed rather than the ErrTokenUsed it wraps.
+var domainErrors = []domainError{
+	{account.ErrNotFound, http.StatusNotFound, "not_found"},
+	{account.ErrEnvironmentMismatch, http.StatusForbidden, "environment_mismatch"},
+
+	{document.ErrNotFound, http.StatusNotFound, "document_not_found"},
+	{document.ErrNotPDF, http.StatusUnprocessableEntity, "not_a_pdf"},
+	{document.ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{document.ErrInUse, http.StatusConflict, "document_in_use"},
+	{document.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed"},
+
+	{envelope.ErrNotFound, http.StatusNotFound, "envelope_not_found"},
+	{envelope.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed"},
+	{envelope.ErrTokenUnknown, http.StatusNotFound, "signing_link_not_found"},
+	{envelope.ErrTokenUsed, http.StatusConflict, "recipient_already_finished"},
+	{envelope.ErrAlreadySigned, http.StatusConflict, "recipient_already_signed"},
+	{envelope.ErrAlreadyDeclined, http.StatusConflict, "recipient_already_declined"},
+	{envelope.ErrTokenGone, http.StatusGone, "signing_link_expired"},
+	{envelope.ErrEnvelopeCompleted, http.StatusGone, "envelope_completed"},
+	{envelope.ErrEnvelopeDeclined, http.StatusGone, "envelope_declined"},
+	{envelope.ErrEnvelopeVoided, http.StatusGone, "envelope_voided"},
+	{envelope.ErrEnvelopeExpired, http.StatusGone, "envelope_expired"},
+	{envelope.ErrLinkExpired, http.StatusGone, "signing_link_expired"},
+	{envelope.ErrNotYourTurn, http.StatusConflict, "not_your_turn"},
+	{envelope.ErrCannotSign, http.StatusConflict, "recipient_cannot_sign"},
+	{envelope.ErrAuthRequired, http.StatusForbidden, "signer_authentication_failed"},
+	{envelope.ErrOTPLocked, http.StatusTooManyRequests, "too_many_attempts"},
+
+	{webhook.ErrNotFound, http.StatusNotFound, "webhook_not_found"},
+	{webhook.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed"},
+	{webhook.ErrEndpointDisabled, http.StatusConflict, "webhook_disabled"},
+
+	{person.ErrPersonNotFound, http.StatusNotFound, "person_not_found"},
+	{person.ErrCertificateNotFound, http.StatusNotFound, "certificate_not_found"},
+	{person.ErrUniqueIDTaken, http.StatusConflict, "person_unique_id_taken"},
+	{person.ErrEmailTaken, http.StatusConflict, "person_email_taken"},
+	{person.ErrPersonConflict, http.StatusConflict, "person_conflict"},
+	{person.ErrCertificateExists, http.StatusConflict, "certificate_exists"},
+	{person.ErrCertificateRevoked, http.StatusConflict, "certificate_revoked"},
+	{person.ErrCertificateExpired, http.StatusConflict, "certificate_expired"},
+	{person.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed"},
+	{person.ErrKeysUnavailable, http.StatusServiceUnavailable, "key_encryption_unavailable"},
+	{person.ErrKeyringMismatch, http.StatusServiceUnavailable, "key_encryption_unavailable"},
+	// The certificate portal (signex).
+	{person.ErrBadCredentials, http.StatusUnauthorized, "invalid_credentials"},
+	{person.ErrChallengeInvalid, http.StatusUnprocessableEntity, "link_challenge_invalid"},
+	{person.ErrProofInvalid, http.StatusUnprocessableEntity, "link_proof_invalid"},
+	{person.ErrGOSTUnsupported, http.StatusUnprocessableEntity, "gost_proof_unsupported"},
+	{websession.ErrNoSession, http.StatusUnauthorized, "not_logged_in"},
+	{websession.ErrXSRFMissing, http.StatusForbidden, "xsrf_token_missing"},
+	{websession.ErrXSRFMismatch, http.StatusForbidden, "xsrf_token_mismatch"},
+}
+
+// domainErrorFor finds the most specific entry of domainErrors that err
+// wraps.
+func domainErrorFor(err error) (domainError, bool) {
+	var best domainError
+	found := false
+	for _, m := range domainErrors {
+		if !errors.Is(err, m.target) {
+			continue
+		}
+		if !found || errors.Is(m.target, best.target) {
+			best, found = m, true
+		}
+	}
+	return best, found
+}
