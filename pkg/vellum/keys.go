@@ -1,0 +1,56 @@
+package vellum
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"time"
+)
+
+// Key is an API key, without its secret.
+type Key struct {
+	ID string `json:"id"`
+	// Name is the caller's label for the key.
+	Name string `json:"name"`
+	// Prefix is the start of the secret (sk_test_… or sk_live_…).
+	Prefix string `json:"prefix"`
+	// Environment is "test" or "live".
+	Environment string     `json:"environment"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	LastUsedAt  *time.Time `json:"lastUsedAt"`
+}
+
+// CreatedKey is a new key with its secret, shown only once.
+type CreatedKey struct {
+	Key
+	Secret string `json:"secret"`
+}
+
+// KeyRequest creates a key in the caller's environment.
+type KeyRequest struct {
+	Name string `json:"name,omitempty"`
+	// Environment must be the caller's own (the default).
+	Environment string `json:"environment,omitempty"`
+}
+
+// KeyService is the /api/v1/keys resource.
+type KeyService struct{ c *Client }
+
+// Create creates a key and returns it with its secret.
+func (s *KeyService) Create(ctx context.Context, r *KeyRequest) (*CreatedKey, error) {
+	var k CreatedKey
+	if err := s.c.sendJSON(ctx, http.MethodPost, "/api/v1/keys", r, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// List walks the unrevoked keys.
+func (s *KeyService) List(ctx context.Context, p *ListParams) iter.Seq2[Key, error] {
+	return list[Key](ctx, s.c, "/api/v1/keys", p.values())
+}
+
+// Revoke revokes a key, effective on the next request.
+func (s *KeyService) Revoke(ctx context.Context, id string) error {
+	return s.c.sendJSON(ctx, http.MethodDelete, pathf("/api/v1/keys/%s", id), nil, nil)
+}
