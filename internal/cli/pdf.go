@@ -60,6 +60,7 @@ func runPDFSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	level := fs.String("level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA")
 	tsaURL := fs.String("tsa", "", "RFC 3161 time-stamp authority URL (B-T and above)")
 	visible := fs.String("visible", "", "visible signature as page,x,y,w,h in PDF points (invisible when empty)")
+	field := fs.String("field", "", "sign into this existing empty signature field (its rectangle, page, seed values and lock), instead of adding one")
 	name := fs.String("name", "", "signer name (/Name; default: certificate common name)")
 	reason := fs.String("reason", "", "reason for signing")
 	location := fs.String("location", "", "location of signing")
@@ -121,10 +122,16 @@ func runPDFSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return pades.ValidationData{Certs: d.Certs, OCSPs: d.OCSPs, CRLs: d.CRLs}, nil
 		}
 	}
-	if *visible != "" {
-		v, err := parseVisible(*visible)
-		if err != nil {
-			return err
+	if *field != "" && *visible != "" {
+		return errors.New("pdf sign: --field signs into the field's own rectangle; drop --visible")
+	}
+	opts.Field = *field
+	if *visible != "" || (*field != "" && (*image != "" || *typed != "")) {
+		v := &pades.Visible{}
+		if *visible != "" {
+			if v, err = parseVisible(*visible); err != nil {
+				return err
+			}
 		}
 		if *image != "" {
 			if v.Image, err = os.ReadFile(*image); err != nil {
@@ -144,7 +151,7 @@ func runPDFSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		v.Signature = *typed
 		opts.Visible = v
 	} else if *image != "" || *typed != "" {
-		return errors.New("pdf sign: --image and --signature need --visible")
+		return errors.New("pdf sign: --image and --signature need --visible or --field")
 	}
 
 	src, err := os.Open(*in)

@@ -248,3 +248,66 @@ func TestPDFVerify_RejectsBadTime(t *testing.T) {
 		t.Fatalf("validated in 2199, after every certificate expired: %+v", rep)
 	}
 }
+
+// runErr runs the command line expecting exit code 1 and returns stderr.
+func (f *pdfFixture) runErr(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := Main(args, &stdout, &stderr); code != 1 {
+		t.Fatalf("vellum %s: exit %d, want 1\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+	}
+	return stderr.String()
+}
+
+// `pdf sign --field ClientSignature` signs into the prepared empty field:
+// pdfsig lists exactly one signature field, ClientSignature, valid; an
+// earlier signature stays valid; a signed or unknown field is refused.
+func TestPDFSign_IntoPreparedField(t *testing.T) {
+	f := newPDFFixture(t)
+	contract := filepath.Join(f.dir, "contract.pdf")
+	if err := os.WriteFile(contract, padestest.Contract([][]string{{"Agreement", "Signature:"}},
+		padestest.EmptyField{Name: "ClientSignature", Page: 1, Rect: [4]float64{72, 600, 272, 660}}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(in, out string, extra ...string) []string {
+		return append([]string{"pdf", "sign", "--in", in, "--out", out,
+			"--cert", filepath.Join(f.pki, "seal.crt"), "--key", filepath.Join(f.pki, "seal.key"),
+			"--chain", filepath.Join(f.pki, "issuing.crt")}, extra...)
+	}
+	pdfsig := func(path string) string {
+		out, err := exec.Command("pdfsig", path).CombinedOutput()
+		if err != nil && !bytes.Contains(out, []byte("Signature #")) {
+			t.Fatalf("pdfsig: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	signed := filepath.Join(f.dir, "contract-signed.pdf")
+	f.run(t, 0, sign(contract, signed, "--field", "ClientSignature")...)
+	out := pdfsig(signed)
+	if strings.Count(out, "Signature Field Name:") != 1 || !strings.Contains(out, "Signature Field Name: ClientSignature") ||
+		strings.Count(out, "Signature is Valid.") != 1 {
+		t.Fatalf("pdfsig after --field ClientSignature:\n%s", out)
+	}
+
+	if msg := f.runErr(t, sign(signed, filepath.Join(f.dir, "again.pdf"), "--field", "ClientSignature")...); !strings.Contains(msg, `"ClientSignature": the signature field is already signed`) {
+		t.Errorf("signing a signed field: %s", msg)
+	}
+	if msg := f.runErr(t, sign(contract, filepath.Join(f.dir, "x.pdf"), "--field", "Witness")...); !strings.Contains(msg, `"Witness": no such signature field`) {
+		t.Errorf("signing an unknown field: %s", msg)
+	}
+
+	// An earlier signature (a new field) stays valid under the field's.
+	first := filepath.Join(f.dir, "first.pdf")
+	both := filepath.Join(f.dir, "both.pdf")
+	f.run(t, 0, sign(contract, first)...)
+	f.run(t, 0, sign(first, both, "--field", "ClientSignature", "--signature", "Ada Lovelace")...)
+	out = pdfsig(both)
+	if strings.Count(out, "Signature Field Name:") != 2 || strings.Count(out, "Signature is Valid.") != 2 ||
+		!strings.Contains(out, "Signature Field Name: ClientSignature") {
+		t.Fatalf("pdfsig after a second signature into the field:\n%s", out)
+	}
+	rep := f.verifyJSON(t, both, 0, "--roots", filepath.Join(f.pki, "root.crt"))
+	if rep.Verdict != "VALID" || len(rep.Signatures) != 2 {
+		t.Fatalf("pdf verify: %+v", rep)
+	}
+}

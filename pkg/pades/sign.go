@@ -82,9 +82,21 @@ type Options struct {
 	Time time.Time
 	// FieldName is the new signature field's name; "SignatureN" when empty.
 	FieldName string
+	// Field, when set, names an existing empty signature field to sign
+	// into instead of adding one: its rectangle, page, flags and widget
+	// stay, its seed values (/SV) are honoured and the FieldMDP lock its
+	// /Lock asks for is applied. A missing or signed field is a
+	// *FieldError (ErrNoSuchField, ErrFieldSigned).
+	Field string
 	// Visible, when set, draws the signature on a page; otherwise the
-	// signature is invisible (a zero-size widget on page 1).
+	// signature is invisible (a zero-size widget on page 1). With Field,
+	// the appearance goes into the field's own rectangle (Visible's Page
+	// and Rect are ignored) and is drawn whenever that rectangle has an
+	// area.
 	Visible *Visible
+
+	// field is the field Field names, found before anything is hashed.
+	field *sigFieldInfo
 	// DocMDP, when 1, 2 or 3, makes this a certification signature with
 	// that permission level (§12.8.2.2): 1 no changes, 2 form filling and
 	// signing, 3 also annotations. It must be the document's first signature.
@@ -140,7 +152,7 @@ func (o *Options) validate() error {
 	default:
 		return fmt.Errorf("pades: unknown level %q", o.Level)
 	}
-	if v := o.Visible; v != nil && (v.Page < 1 || v.Rect.W <= 0 || v.Rect.H <= 0) {
+	if v := o.Visible; v != nil && o.Field == "" && (v.Page < 1 || v.Rect.W <= 0 || v.Rect.H <= 0) {
 		return fmt.Errorf("pades: visible signature needs a page ≥ 1 and a positive size")
 	}
 	return nil
@@ -165,6 +177,17 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opts O
 	defer d.release()
 	if err := checkSignable(d); err != nil {
 		return err
+	}
+	if opts.Field != "" {
+		// Seed values can choose the digest: settle them before hashing.
+		f, err := findEmptyField(d, opts.Field)
+		if err != nil {
+			return err
+		}
+		if err := applySeedValue(d, opts.Field, f.field.dict, &opts); err != nil {
+			return err
+		}
+		opts.field = &f
 	}
 	h := opts.hash()
 	sigHash := h.New()
@@ -377,6 +400,9 @@ func signRevision(ctx context.Context, d *document, prefix hashState, o *Options
 	pageNum, rect := 1, array{int64(0), int64(0), int64(0), int64(0)}
 	var apRef ref
 	var err error
+	if f := o.field; f != nil {
+		o.Visible = fieldAppearance(f, o.Visible)
+	}
 	if v := o.Visible; v != nil {
 		pageNum = v.Page
 		rect = array{v.Rect.X, v.Rect.Y, v.Rect.X + v.Rect.W, v.Rect.Y + v.Rect.H}
@@ -391,7 +417,20 @@ func signRevision(ctx context.Context, d *document, prefix hashState, o *Options
 	if err != nil {
 		return nil, nil, codeErr(CodeSigningError, err, "appearance")
 	}
-	if _, err := rv.addField(o.FieldName, sigRef, pageNum, rect, apRef); err != nil {
+	var refs array
+	if f := o.field; f != nil {
+		if err := rv.fillField(*f, sigRef, apRef); err != nil {
+			return nil, nil, codeErr(CodeSigningError, err, "sign into field %q", f.Name)
+		}
+		catRef, _, _ := d.catalog()
+		lock, err := fieldLock(d, f.field.dict, catRef)
+		if err != nil {
+			return nil, nil, &FieldError{Field: f.Name, Err: err}
+		}
+		if lock != nil {
+			refs = append(refs, lock)
+		}
+	} else if _, err := rv.addField(o.FieldName, sigRef, pageNum, rect, apRef); err != nil {
 		return nil, nil, codeErr(CodeSigningError, err, "add signature field")
 	}
 	entries := dict{
@@ -409,14 +448,17 @@ func signRevision(ctx context.Context, d *document, prefix hashState, o *Options
 		if o.DocMDP < 1 || o.DocMDP > 3 {
 			return nil, nil, fmt.Errorf("pades: DocMDP must be 1, 2 or 3")
 		}
-		entries["Reference"] = array{dict{
+		refs = append(array{dict{
 			"Type":            name("SigRef"),
 			"TransformMethod": name("DocMDP"),
 			"TransformParams": dict{"Type": name("TransformParams"), "P": int64(o.DocMDP), "V": name("1.2")},
-		}}
+		}}, refs...)
 		if err := rv.certify(sigRef); err != nil {
 			return nil, nil, codeErr(CodeSigningError, err, "certify")
 		}
+	}
+	if len(refs) > 0 {
+		entries["Reference"] = refs
 	}
 	if err := rv.declarePAdES(); err != nil {
 		return nil, nil, codeErr(CodeUnknownError, err, "declare PAdES")
