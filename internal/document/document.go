@@ -53,6 +53,11 @@ type Document struct {
 	Signable    bool
 	Validation  Validation `gorm:"serializer:json"`
 	BlobKey     string
+	// PageBoxes and SignatureFields are read at upload; empty for a file
+	// the signing engine could not read, and for documents uploaded
+	// before they were recorded.
+	PageBoxes       []PageBox        `gorm:"serializer:json"`
+	SignatureFields []SignatureField `gorm:"serializer:json"`
 	// Version increases with every change; it is the ETag.
 	Version   int
 	CreatedAt time.Time

@@ -194,8 +194,10 @@ func (s *Service) Create(ctx context.Context, scope account.Scope, up *Upload, m
 	if err != nil {
 		return nil, err
 	}
+	boxes, fields := readGeometry(up.file, up.Size)
 	now := time.Now().UTC()
 	d := &Document{
+		PageBoxes: boxes, SignatureFields: fields,
 		ID: ident.New("doc"), AccountID: scope.AccountID, Environment: scope.Environment,
 		Filename: m.Filename, Title: m.Title, Description: m.Description, MimeType: MimeType,
 		Size: up.Size, SHA256: up.SHA256, Pages: rep.Pages, Signable: rep.Validation.Signable,

@@ -183,6 +183,10 @@ func (s *Service) signDocuments(ctx context.Context, env *Envelope, r *Recipient
 		for _, f := range env.fieldsOf(r.ID) {
 			if f.DocumentID == d.DocumentID && (f.Type == FieldSignature || f.Type == FieldInitials) {
 				opts.Visible = &pades.Visible{Page: f.Page, Rect: pades.Rect{X: f.X, Y: f.Y, W: f.Width, H: f.Height}, Fallback: s.Fonts}
+				if f.FieldName != "" {
+					// Into the document's own field, at its rectangle.
+					opts.Field, opts.FieldName = f.FieldName, ""
+				}
 				switch r.SignatureType {
 				case "drawn":
 					opts.Visible.Image = r.SignatureImage

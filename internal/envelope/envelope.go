@@ -318,6 +318,11 @@ type Field struct {
 	Height      float64
 	Required    bool
 	Value       string
+	// FieldName is the document's signature form field the signature goes
+	// into; AnchorString the text the field was placed at. Either may be
+	// empty.
+	FieldName    string
+	AnchorString string
 }
 
 // TableName maps Field to its table.

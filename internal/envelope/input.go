@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -13,7 +14,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/document"
 
+	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
 
@@ -69,7 +72,10 @@ type RecipientInput struct {
 	accessCodeHash string
 }
 
-// FieldInput is one field of a RecipientInput.
+// FieldInput is one field of a RecipientInput. It is placed by
+// coordinates, by FieldName (the document's own signature form field, whose
+// page and rectangle it takes), or by Anchor (at every occurrence of a
+// text). Validation resolves the last two into coordinates.
 type FieldInput struct {
 	DocumentID string
 	Type       FieldType
@@ -78,6 +84,8 @@ type FieldInput struct {
 	Width      float64
 	Height     float64
 	Required   bool
+	FieldName  string
+	Anchor     *Anchor
 }
 
 // Patch changes a DRAFT envelope; nil members are left alone. Documents and
@@ -102,6 +110,9 @@ type docInfo struct {
 	found    bool
 	signable bool
 	pages    int
+	// geometry and sigFields were read at upload; both empty when unknown.
+	geometry  []pades.Page
+	sigFields []document.SignatureField
 }
 
 // docLookup resolves document ids in a scope.
@@ -220,6 +231,7 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 	}
 
 	pages := map[string]int{}
+	docs := map[string]docInfo{}
 	switch n := len(in.DocumentIDs); {
 	case n == 0:
 		c.add("documentIds", "at least one document is required")
@@ -243,7 +255,9 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 			c.add(field, "document %s cannot be signed (see its validation report)", id)
 		}
 		pages[id] = info.pages
+		docs[id] = info
 	}
+	usedNames := map[string]string{}
 
 	switch n := len(in.Recipients); {
 	case n == 0:
@@ -293,9 +307,15 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 		if len(r.Fields) > 0 && r.Role != RoleSigner {
 			c.add(p+"fields", "only signers have fields")
 		}
-		for j, f := range r.Fields {
+		for j := range r.Fields {
 			fields++
 			fp := fmt.Sprintf("%sfields[%d].", p, j)
+			if r.Fields[j].FieldName != "" {
+				if !c.namedField(fp, &r.Fields[j], docs, usedNames) {
+					continue
+				}
+			}
+			f := r.Fields[j]
 			switch f.Type {
 			case FieldSignature, FieldInitials, FieldDate, FieldText, FieldCheckbox:
 			default:
@@ -315,6 +335,13 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 			}
 			if f.Width <= 0 || f.Height <= 0 || f.Width > 14400 || f.Height > 14400 {
 				c.add(fp+"width", "width and height must be more than 0 and at most 14400 points")
+			} else if geo := docs[f.DocumentID].geometry; len(geo) > 0 && f.Page >= 1 && f.Page <= len(geo) {
+				var pe *pades.PlacementError
+				if errors.As(pades.CheckPlacement(geo, f.Page, pades.Rect{X: f.X, Y: f.Y, W: f.Width, H: f.Height}), &pe) {
+					c.add(strings.TrimSuffix(fp, "."), "the %s field's box (x %g, y %g, width %g, height %g) lies entirely outside page %d,"+
+						" whose visible area runs from x %g to %g and y %g to %g", f.Type, f.X, f.Y, f.Width, f.Height, f.Page,
+						pe.Box.X, pe.Box.X+pe.Box.W, pe.Box.Y, pe.Box.Y+pe.Box.H)
+				}
 			}
 		}
 	}

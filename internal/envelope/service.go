@@ -250,7 +250,7 @@ func (s *Service) lookupDocument(ctx context.Context, scope account.Scope, id st
 	if err != nil {
 		return docInfo{}, err
 	}
-	return docInfo{found: true, signable: d.Signable, pages: d.Pages}, nil
+	return docInfo{found: true, signable: d.Signable, pages: d.Pages, geometry: d.PageGeometry(), sigFields: d.SignatureFields}, nil
 }
 
 // Create validates in and stores a DRAFT envelope.
@@ -334,7 +334,7 @@ func (s *Service) assign(ctx context.Context, env *Envelope, in *Input) error {
 			env.Fields = append(env.Fields, Field{
 				ID: ident.New("fld"), EnvelopeID: env.ID, RecipientID: rec.ID, DocumentID: f.DocumentID,
 				Position: pos, Type: f.Type, Page: f.Page, X: f.X, Y: f.Y, Width: f.Width, Height: f.Height,
-				Required: f.Required,
+				Required: f.Required, FieldName: f.FieldName, AnchorString: anchorString(f.Anchor),
 			})
 		}
 	}
@@ -385,8 +385,10 @@ func inputOf(env *Envelope) Input {
 		ri := RecipientInput{Email: r.Email, Name: r.Name, Role: r.Role, Order: r.RoutingOrder, Auth: r.AuthMethod,
 			accessCodeHash: r.AccessCodeHash}
 		for _, f := range env.fieldsOf(r.ID) {
+			// An anchored field comes back at the place it was resolved to;
+			// a named one is looked up again.
 			ri.Fields = append(ri.Fields, FieldInput{DocumentID: f.DocumentID, Type: f.Type, Page: f.Page,
-				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required})
+				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required, FieldName: f.FieldName})
 		}
 		in.Recipients = append(in.Recipients, ri)
 	}

@@ -78,6 +78,10 @@ type FieldView struct {
 	Height     float64   `json:"height"`
 	Required   bool      `json:"required"`
 	Value      string    `json:"value,omitempty"`
+	// FieldName is the document's signature form field it fills;
+	// AnchorString the text it was placed at.
+	FieldName    string `json:"fieldName,omitempty"`
+	AnchorString string `json:"anchorString,omitempty"`
 }
 
 // View converts env to its public JSON. signUrl is set for each recipient
@@ -112,7 +116,8 @@ func (s *Service) View(env *Envelope) View {
 		}
 		for _, f := range env.fieldsOf(r.ID) {
 			rv.Fields = append(rv.Fields, FieldView{ID: f.ID, DocumentID: f.DocumentID, Type: f.Type, Page: f.Page,
-				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required, Value: f.Value})
+				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required, Value: f.Value,
+				FieldName: f.FieldName, AnchorString: f.AnchorString})
 		}
 		v.Recipients = append(v.Recipients, rv)
 	}

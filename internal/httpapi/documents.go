@@ -49,6 +49,19 @@ type documentResponse struct {
 	CreatedAt   time.Time          `json:"createdAt"`
 	UpdatedAt   time.Time          `json:"updatedAt"`
 	Validation  validationResponse `json:"validation"`
+	// SignatureFields are the document's signature form fields, which
+	// envelope fields can fill by fieldName.
+	SignatureFields []signatureFieldResponse `json:"signatureFields"`
+}
+
+type signatureFieldResponse struct {
+	Name   string  `json:"name"`
+	Page   int     `json:"page"`
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+	Signed bool    `json:"signed"`
 }
 
 type validationResponse struct {
@@ -76,7 +89,17 @@ func toDocumentResponse(d *document.Document) documentResponse {
 			Errors:   toIssueResponses(d.Validation.Errors),
 			Warnings: toIssueResponses(d.Validation.Warnings),
 		},
+		SignatureFields: toSignatureFieldResponses(d.SignatureFields),
 	}
+}
+
+func toSignatureFieldResponses(in []document.SignatureField) []signatureFieldResponse {
+	out := make([]signatureFieldResponse, 0, len(in))
+	for _, f := range in {
+		out = append(out, signatureFieldResponse{Name: f.Name, Page: f.Page, X: f.Rect.X, Y: f.Rect.Y,
+			Width: f.Rect.Width, Height: f.Rect.Height, Signed: f.Signed})
+	}
+	return out
 }
 
 func toIssueResponses(in []document.Issue) []issueResponse {

@@ -75,6 +75,22 @@ type fieldRequest struct {
 	Width      float64 `json:"width"`
 	Height     float64 `json:"height"`
 	Required   *bool   `json:"required"`
+	FieldName  string  `json:"fieldName"`
+	// Anchor placement, as DocuSign's anchor tabs.
+	AnchorString             string  `json:"anchorString"`
+	AnchorXOffset            float64 `json:"anchorXOffset"`
+	AnchorYOffset            float64 `json:"anchorYOffset"`
+	AnchorUnits              string  `json:"anchorUnits"`
+	AnchorIgnoreIfNotPresent bool    `json:"anchorIgnoreIfNotPresent"`
+}
+
+// toAnchor is the field's anchor, nil when it is not placed by one.
+func (f fieldRequest) toAnchor() *envelope.Anchor {
+	if f.AnchorString == "" && f.AnchorUnits == "" && f.AnchorXOffset == 0 && f.AnchorYOffset == 0 && !f.AnchorIgnoreIfNotPresent {
+		return nil
+	}
+	return &envelope.Anchor{String: f.AnchorString, XOffset: f.AnchorXOffset, YOffset: f.AnchorYOffset,
+		Units: f.AnchorUnits, IgnoreIfNotPresent: f.AnchorIgnoreIfNotPresent}
 }
 
 // toRecipientInputs converts request recipients; an explicit order below 1
@@ -98,7 +114,8 @@ func toRecipientInputs(in []recipientRequest, bad []InvalidParam) ([]envelope.Re
 				required = *f.Required
 			}
 			ri.Fields = append(ri.Fields, envelope.FieldInput{DocumentID: f.DocumentID, Type: envelope.FieldType(f.Type),
-				Page: f.Page, X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: required})
+				Page: f.Page, X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: required,
+				FieldName: f.FieldName, Anchor: f.toAnchor()})
 		}
 		out = append(out, ri)
 	}

@@ -31,6 +31,21 @@ type Document struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	Validation  Validation `json:"validation"`
+	// SignatureFields are the PDF's own signature form fields, which an
+	// envelope's SIGNATURE field can fill by FieldName.
+	SignatureFields []SignatureField `json:"signatureFields"`
+}
+
+// SignatureField is a signature form field a document carries: its name,
+// page (0 when on none), rectangle in PDF points, and whether it is signed.
+type SignatureField struct {
+	Name   string  `json:"name"`
+	Page   int     `json:"page"`
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+	Signed bool    `json:"signed"`
 }
 
 // Validation is a document's pre-validation report, with RemSig's codes.

@@ -146,6 +146,10 @@ type Field struct {
 	Height     float64   `json:"height"`
 	Required   bool      `json:"required"`
 	Value      string    `json:"value,omitempty"`
+	// FieldName is the document's signature form field it fills;
+	// AnchorString the text it was placed at.
+	FieldName    string `json:"fieldName,omitempty"`
+	AnchorString string `json:"anchorString,omitempty"`
 }
 
 // Redirects are where the signing page sends the signer afterwards.
@@ -201,6 +205,17 @@ type FieldRequest struct {
 	Width      float64   `json:"width"`
 	Height     float64   `json:"height"`
 	Required   *bool     `json:"required,omitempty"`
+	// FieldName places a SIGNATURE field in the document's own empty
+	// signature form field of that name (no coordinates needed).
+	FieldName string `json:"fieldName,omitempty"`
+	// AnchorString places the field at every occurrence of the text: its
+	// top-left corner at the text's, moved by the offsets (x right, y
+	// down) in AnchorUnits: "points" (default), "pixels", "mms", "inches".
+	AnchorString             string  `json:"anchorString,omitempty"`
+	AnchorXOffset            float64 `json:"anchorXOffset,omitempty"`
+	AnchorYOffset            float64 `json:"anchorYOffset,omitempty"`
+	AnchorUnits              string  `json:"anchorUnits,omitempty"`
+	AnchorIgnoreIfNotPresent bool    `json:"anchorIgnoreIfNotPresent,omitempty"`
 }
 
 // EnvelopeEvent is one entry of an envelope's hash-chained event log.
