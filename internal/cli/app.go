@@ -88,28 +88,31 @@ func newLogger(cfg *config.Config, w *os.File) *slog.Logger {
 // buildApp connects to everything the configuration names. checkSchema
 // refuses a database that is not at this binary's schema (dev migrates
 // first instead), and dev generates its PKI on first start.
-func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobStore blob.Store, dev bool) (*app, error) {
+func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobStore blob.Store, dev bool) (_ *app, err error) {
 	checkSchema := !dev
 	a := &app{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var err error
+	// One cleanup path: whatever was opened before a failure is closed, in
+	// reverse order, by the closers registered as each part opened.
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
 	if a.db, err = db.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("VELLUM_DATABASE_URL: %w", err)
 	}
 	a.closers = append(a.closers, func() { _ = a.db.Close() })
 	if checkSchema {
 		if err := a.db.CheckSchema(ctx); err != nil {
-			a.close()
 			return nil, err
 		}
 	}
 	if a.redisOpt, err = asynq.ParseRedisURI(cfg.RedisURL); err != nil {
-		a.close()
 		return nil, fmt.Errorf("VELLUM_REDIS_URL: %w", err)
 	}
 	rc, ok := a.redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if !ok {
-		a.close()
 		return nil, errors.New("VELLUM_REDIS_URL: unsupported Redis connection type")
 	}
 	a.redis = rc
@@ -117,12 +120,10 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rc.Ping(pingCtx).Err(); err != nil {
-		a.close()
 		return nil, fmt.Errorf("VELLUM_REDIS_URL: connect to Redis: %w", err)
 	}
 	if blobStore == nil {
 		if blobStore, err = openBlob(ctx, cfg.Blob); err != nil {
-			a.close()
 			return nil, err
 		}
 	}
@@ -138,16 +139,14 @@ func buildApp(ctx context.Context, cfg *config.Config, log *slog.Logger, blobSto
 		EndpointConcurrency: max(1, cfg.WorkerConcurrency/2),
 	}
 	a.webhooks = webhook.NewService(a.db, a.outbox, whCfg)
-	a.docs = document.NewService(a.db, a.blob, envelopeUsage{a}, document.Config{
-		MaxSize: cfg.MaxUploadBytes, Log: log, Events: documentWebhooks{a.webhooks}})
+	a.docs = document.NewService(a.db, a.blob, envelope.NewDocumentUsage(a.db), document.Config{
+		MaxSize: cfg.MaxUploadBytes, Log: log, Publisher: a.webhooks})
 	if err := a.buildMailer(dev); err != nil {
-		a.close()
 		return nil, err
 	}
 	a.webhookDelivery = webhook.NewDeliverer(a.db, a.outbox, whCfg,
 		webhook.MailNotifier{Mailer: a.mailer, PublicURL: cfg.PublicURL}, log.With("component", "webhooks"))
 	if err := a.buildPKI(ctx, dev); err != nil {
-		a.close()
 		return nil, err
 	}
 	return a, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/audit"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/mail"
@@ -61,25 +60,8 @@ func (a *app) buildEnvelopes(ctx context.Context) error {
 		EventLog: audit.NewLog(a.db), Mailer: a.mailer, PKI: a.pki,
 		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root())),
 		PublicURL:  a.cfg.PublicURL, TokenKey: key, Log: a.log.With("component", "envelopes"),
-		Fonts: fonts,
-	}
-	if a.webhooks != nil {
-		deps.Publisher = a.webhooks
-	}
-	if a.timestamper != nil {
-		deps.Timestamper = a.timestamper
+		Fonts: fonts, Publisher: a.webhooks, Timestamper: a.timestamper,
 	}
 	a.envelopes, err = envelope.NewService(deps)
 	return err
-}
-
-// envelopeUsage lets the document service, built before the envelope
-// service, refuse to delete documents that envelopes still use.
-type envelopeUsage struct{ a *app }
-
-func (u envelopeUsage) DocumentInUse(ctx context.Context, scope account.Scope, id string) (bool, error) {
-	if u.a.envelopes == nil {
-		return false, nil
-	}
-	return u.a.envelopes.DocumentInUse(ctx, scope, id)
 }

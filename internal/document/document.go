@@ -88,14 +88,7 @@ type FieldError = validation.FieldError
 type FieldErrors = validation.Errors
 
 // UsageChecker says whether a document is used by an envelope that is not in
-// a final state. The envelope package implements it; until then nothing
-// uses documents.
+// a final state; envelope.DocumentUsage implements it.
 type UsageChecker interface {
 	DocumentInUse(ctx context.Context, scope account.Scope, documentID string) (bool, error)
 }
-
-// NoUsage is the UsageChecker for a deployment without envelopes.
-type NoUsage struct{}
-
-// DocumentInUse reports false.
-func (NoUsage) DocumentInUse(context.Context, account.Scope, string) (bool, error) { return false, nil }

@@ -21,6 +21,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/internal/ident"
 	"github.com/vellum-sign/vellum/internal/listing"
+	"github.com/vellum-sign/vellum/internal/webhook"
 )
 
 // DefaultMaxSize is the upload limit unless configured otherwise (50 MB).
@@ -35,16 +36,15 @@ type Config struct {
 	TempDir string
 	// Log receives cleanup failures that cannot reach a client.
 	Log *slog.Logger
-	// Events, when set, hears of uploads and deletions inside the
-	// transaction that records them (webhooks fan out from it).
-	Events Events
+	// Publisher, when set, receives document.uploaded and document.deleted
+	// inside the transaction that records the change, so a change and its
+	// webhooks commit together.
+	Publisher Publisher
 }
 
-// Events is told of document changes within their transactions, so a
-// change and its notifications commit together.
-type Events interface {
-	DocumentUploaded(ctx context.Context, d *Document) error
-	DocumentDeleted(ctx context.Context, d *Document) error
+// Publisher fans events out to webhooks inside the caller's transaction.
+type Publisher interface {
+	Publish(ctx context.Context, e webhook.Event) error
 }
 
 // Service manages documents.
@@ -55,12 +55,10 @@ type Service struct {
 	cfg   Config
 }
 
-// NewService returns the document service. usage may be nil while no
-// envelope package exists.
+// NewService returns the document service. usage answers whether
+// envelopes still use a document (envelope.NewDocumentUsage), so that no
+// deletion happens without asking.
 func NewService(database *db.DB, blobs blob.Store, usage UsageChecker, cfg Config) *Service {
-	if usage == nil {
-		usage = NoUsage{}
-	}
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
 	}
@@ -68,6 +66,22 @@ func NewService(database *db.DB, blobs blob.Store, usage UsageChecker, cfg Confi
 		cfg.Log = slog.Default()
 	}
 	return &Service{db: database, blobs: blobs, usage: usage, cfg: cfg}
+}
+
+// publish hands the document's event to the publisher, if any, within the
+// caller's transaction.
+func (s *Service) publish(ctx context.Context, typ string, d *Document) error {
+	if s.cfg.Publisher == nil {
+		return nil
+	}
+	err := s.cfg.Publisher.Publish(ctx, webhook.Event{
+		ID: ident.New("evt"), Type: typ, AccountID: d.AccountID, Environment: string(d.Environment),
+		OccurredAt: d.UpdatedAt, Data: d.View(),
+	})
+	if err != nil {
+		return fmt.Errorf("publish %s for %s: %w", typ, d.ID, err)
+	}
+	return nil
 }
 
 // MaxSize is the configured upload limit.
@@ -214,10 +228,7 @@ func (s *Service) Create(ctx context.Context, scope account.Scope, up *Upload, m
 		if err := s.db.Conn(ctx).Create(d).Error; err != nil {
 			return fmt.Errorf("record document: %w", err)
 		}
-		if s.cfg.Events != nil {
-			return s.cfg.Events.DocumentUploaded(ctx, d)
-		}
-		return nil
+		return s.publish(ctx, webhook.EventDocumentUploaded, d)
 	})
 	if err != nil {
 		s.deleteBlob(context.WithoutCancel(ctx), d.BlobKey)
@@ -369,10 +380,7 @@ func (s *Service) Delete(ctx context.Context, scope account.Scope, id string, ma
 		if err := s.db.Conn(ctx).Where("id = ?", d.ID).Delete(&Document{}).Error; err != nil {
 			return fmt.Errorf("delete document %s: %w", id, err)
 		}
-		if s.cfg.Events != nil {
-			return s.cfg.Events.DocumentDeleted(ctx, d)
-		}
-		return nil
+		return s.publish(ctx, webhook.EventDocumentDeleted, d)
 	})
 	if err != nil {
 		return err

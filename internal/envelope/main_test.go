@@ -124,8 +124,7 @@ func run(m *testing.M) int {
 	}
 	h.accounts = account.NewService(h.pg.DB)
 	h.outbox = jobs.NewOutbox(h.pg.DB)
-	usage := &lateUsage{}
-	h.docs = document.NewService(h.pg.DB, h.blobs, usage, document.Config{})
+	h.docs = document.NewService(h.pg.DB, h.blobs, envelope.NewDocumentUsage(h.pg.DB), document.Config{})
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	h.svc, err = envelope.NewService(envelope.Deps{
@@ -137,7 +136,6 @@ func run(m *testing.M) int {
 	if err != nil {
 		return fail(err)
 	}
-	usage.svc = h.svc
 
 	e, err := httpapi.New(httpapi.Deps{
 		Log: log, Registry: prometheus.NewRegistry(), Accounts: h.accounts,
@@ -173,14 +171,6 @@ func run(m *testing.M) int {
 	go func() { disp.Run(dctx); close(done) }()
 	defer func() { stop(); <-done }()
 	return m.Run()
-}
-
-// lateUsage lets the document service ask the envelope service, which is
-// built after it.
-type lateUsage struct{ svc *envelope.Service }
-
-func (u *lateUsage) DocumentInUse(ctx context.Context, scope account.Scope, id string) (bool, error) {
-	return u.svc.DocumentInUse(ctx, scope, id)
 }
 
 // --- HTTP helpers -----------------------------------------------------------

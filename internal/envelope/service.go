@@ -225,21 +225,6 @@ func (s *Service) List(ctx context.Context, scope account.Scope, q listing.Query
 	return page, nil
 }
 
-// DocumentInUse implements document.UsageChecker: a document may not be
-// deleted while an envelope that is not final uses it.
-func (s *Service) DocumentInUse(ctx context.Context, scope account.Scope, documentID string) (bool, error) {
-	var n int64
-	err := s.DB.Conn(ctx).Table("envelope_documents AS d").
-		Joins("JOIN envelopes e ON e.id = d.envelope_id").
-		Where("d.document_id = ? AND e.account_id = ? AND e.environment = ? AND e.status IN ?",
-			documentID, scope.AccountID, scope.Environment, []Status{StatusDraft, StatusSent}).
-		Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("check use of document %s: %w", documentID, err)
-	}
-	return n > 0, nil
-}
-
 // --- create, update, delete ---------------------------------------------
 
 func (s *Service) lookupDocument(ctx context.Context, scope account.Scope, id string) (docInfo, error) {

@@ -8,14 +8,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/validation"
 )
-
 
 // multipartSlack is what multipart framing and text fields may add to the
 // file itself.
@@ -35,80 +33,6 @@ func DocumentRoutes(docs *document.Service) func(e *echo.Echo, api *echo.Group) 
 }
 
 type documentHandlers struct{ docs *document.Service }
-
-// documentResponse is a document's metadata as the API shows it.
-type documentResponse struct {
-	ID          string             `json:"id"`
-	Filename    string             `json:"filename"`
-	Title       string             `json:"title"`
-	Description string             `json:"description"`
-	MimeType    string             `json:"mimeType"`
-	Size        int64              `json:"size"`
-	SHA256      string             `json:"sha256"`
-	Pages       int                `json:"pages"`
-	CreatedAt   time.Time          `json:"createdAt"`
-	UpdatedAt   time.Time          `json:"updatedAt"`
-	Validation  validationResponse `json:"validation"`
-	// SignatureFields are the document's signature form fields, which
-	// envelope fields can fill by fieldName.
-	SignatureFields []signatureFieldResponse `json:"signatureFields"`
-}
-
-type signatureFieldResponse struct {
-	Name   string  `json:"name"`
-	Page   int     `json:"page"`
-	X      float64 `json:"x"`
-	Y      float64 `json:"y"`
-	Width  float64 `json:"width"`
-	Height float64 `json:"height"`
-	Signed bool    `json:"signed"`
-}
-
-type validationResponse struct {
-	Signable bool            `json:"signable"`
-	Errors   []issueResponse `json:"errors"`
-	Warnings []issueResponse `json:"warnings"`
-}
-
-type issueResponse struct {
-	Code    int    `json:"code"`
-	Name    string `json:"name"`
-	Message string `json:"message"`
-}
-
-// DocumentJSON is a document's public JSON as the API returns it, for
-// webhook payloads.
-func DocumentJSON(d *document.Document) any { return toDocumentResponse(d) }
-
-func toDocumentResponse(d *document.Document) documentResponse {
-	return documentResponse{
-		ID: d.ID, Filename: d.Filename, Title: d.Title, Description: d.Description, MimeType: d.MimeType,
-		Size: d.Size, SHA256: d.SHA256, Pages: d.Pages, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
-		Validation: validationResponse{
-			Signable: d.Validation.Signable,
-			Errors:   toIssueResponses(d.Validation.Errors),
-			Warnings: toIssueResponses(d.Validation.Warnings),
-		},
-		SignatureFields: toSignatureFieldResponses(d.SignatureFields),
-	}
-}
-
-func toSignatureFieldResponses(in []document.SignatureField) []signatureFieldResponse {
-	out := make([]signatureFieldResponse, 0, len(in))
-	for _, f := range in {
-		out = append(out, signatureFieldResponse{Name: f.Name, Page: f.Page, X: f.Rect.X, Y: f.Rect.Y,
-			Width: f.Rect.Width, Height: f.Rect.Height, Signed: f.Signed})
-	}
-	return out
-}
-
-func toIssueResponses(in []document.Issue) []issueResponse {
-	out := make([]issueResponse, 0, len(in))
-	for _, i := range in {
-		out = append(out, issueResponse{Code: int(i.Code), Name: i.Code.String(), Message: i.Message})
-	}
-	return out
-}
 
 func documentETag(d *document.Document) string { return `"v` + strconv.Itoa(d.Version) + `"` }
 
@@ -216,7 +140,7 @@ func (h *documentHandlers) create(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/documents/"+d.ID)
 	c.Response().Header().Set("ETag", documentETag(d))
-	return c.JSON(http.StatusCreated, toDocumentResponse(d))
+	return c.JSON(http.StatusCreated, d.View())
 }
 
 // uploadError turns a failed receive into the right problem: the client's
@@ -261,7 +185,7 @@ func (h *documentHandlers) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toListResponse(q, page, toDocumentResponse))
+	return c.JSON(http.StatusOK, toListResponse(q, page, (*document.Document).View))
 }
 
 func (h *documentHandlers) get(c echo.Context) error {
@@ -274,7 +198,7 @@ func (h *documentHandlers) get(c echo.Context) error {
 	if noneMatch(c.Request().Header.Get("If-None-Match"), etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.JSON(http.StatusOK, toDocumentResponse(d))
+	return c.JSON(http.StatusOK, d.View())
 }
 
 func (h *documentHandlers) content(c echo.Context) error {
@@ -325,7 +249,7 @@ func (h *documentHandlers) update(c echo.Context) error {
 		return fieldProblem(err)
 	}
 	c.Response().Header().Set("ETag", documentETag(d))
-	return c.JSON(http.StatusOK, toDocumentResponse(d))
+	return c.JSON(http.StatusOK, d.View())
 }
 
 func (h *documentHandlers) delete(c echo.Context) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/blob"
 	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/idempotency"
 	"github.com/vellum-sign/vellum/internal/testenv"
@@ -105,6 +106,9 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 	t.Helper()
 	if o.blobs == nil {
 		o.blobs = env.blobs
+	}
+	if o.usage == nil {
+		o.usage = envelope.NewDocumentUsage(env.pg.DB)
 	}
 	if o.limits == (httpapi.RateLimits{}) {
 		// Generous by default so tests that are not about limits are not limited.
