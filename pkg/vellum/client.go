@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -362,7 +363,7 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 
 func (c *Client) sendJSON(ctx context.Context, method, path string, in, out any) error {
 	r := &request{method: method, path: path}
-	if in != nil {
+	if v := reflect.ValueOf(in); in != nil && !(v.Kind() == reflect.Pointer && v.IsNil()) {
 		body, err := jsonBody(in)
 		if err != nil {
 			return fmt.Errorf("vellum: %s %s: encode request: %w", method, path, err)
