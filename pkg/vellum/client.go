@@ -164,6 +164,18 @@ func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKeyCtx{}, key)
 }
 
+type ifMatchCtx struct{}
+
+// WithIfMatch returns a context whose PATCH and DELETE calls carry etag (an
+// object's ETag field, from the read it was changed after) in If-Match, so
+// they fail with a 412 *Error instead of overwriting someone else's change.
+func WithIfMatch(ctx context.Context, etag string) context.Context {
+	return context.WithValue(ctx, ifMatchCtx{}, etag)
+}
+
+// etagged is a response object that keeps its ETag header.
+type etagged interface{ setETag(string) }
+
 // request is one API call; body (nil for none) is called once per attempt
 // and must produce the same bytes each time, or errNotReplayable when it
 // cannot be sent again.
@@ -273,6 +285,9 @@ func (c *Client) newRequest(ctx context.Context, r *request, target, idemKey str
 	if idemKey != "" {
 		req.Header.Set("Idempotency-Key", idemKey)
 	}
+	if etag, _ := ctx.Value(ifMatchCtx{}).(string); etag != "" && (r.method == http.MethodPatch || r.method == http.MethodDelete) {
+		req.Header.Set("If-Match", etag)
+	}
 	return req, nil
 }
 
@@ -353,6 +368,9 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("vellum: %s %s: decode response: %w", r.method, r.path, err)
+	}
+	if e, ok := out.(etagged); ok {
+		e.setETag(resp.Header.Get("ETag"))
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ type Document struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	Validation  Validation `json:"validation"`
+	// ETag is the response's ETag header, for [WithIfMatch].
+	ETag string `json:"-"`
 }
 
 // Validation is a document's pre-validation report, with RemSig's codes.
@@ -257,3 +259,5 @@ func (d *Download) WriteTo(w io.Writer) (int64, error) {
 	}
 	return n, err
 }
+
+func (v *Document) setETag(etag string) { v.ETag = etag }

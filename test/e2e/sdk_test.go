@@ -229,6 +229,26 @@ func TestSDK_RunsTheQuickstartAndEveryResource(t *testing.T) {
 		}
 	})
 
+	t.Run("if-match", func(t *testing.T) {
+		draft, err := c.Envelopes.Create(ctx, &vellum.EnvelopeRequest{Subject: "v1", DocumentIDs: []string{env.Documents[0].ID},
+			Recipients: []vellum.RecipientRequest{{Email: "client@example.com", Name: "Marie Dubois"}}})
+		if err != nil || draft.ETag == "" {
+			t.Fatalf("create: %v, ETag %q", err, draft.ETag)
+		}
+		v2, err := c.Envelopes.Update(vellum.WithIfMatch(ctx, draft.ETag), draft.ID, &vellum.EnvelopeRequest{Subject: "v2"})
+		if err != nil || v2.Subject != "v2" || v2.ETag == draft.ETag {
+			t.Fatalf("update with the current ETag: %v %+v", err, v2)
+		}
+		_, err = c.Envelopes.Update(vellum.WithIfMatch(ctx, draft.ETag), draft.ID, &vellum.EnvelopeRequest{Subject: "lost update"})
+		var apiErr *vellum.Error
+		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusPreconditionFailed {
+			t.Fatalf("update with a stale ETag: %#v", err)
+		}
+		if err := c.Envelopes.Delete(vellum.WithIfMatch(ctx, v2.ETag), draft.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("pagination", func(t *testing.T) {
 		var docIDs []string
 		for i := range 5 {
