@@ -270,9 +270,6 @@ func (c *Client) newRequest(ctx context.Context, r *request, target, idemKey str
 	if body != nil {
 		// -1: unknown length, sent chunked.
 		req.ContentLength = size
-		if size == 0 {
-			req.Body = http.NoBody
-		}
 		req.Header.Set("Content-Type", r.contentType)
 	}
 	for k, v := range r.header {

@@ -3,6 +3,7 @@ package vellum
 import (
 	"context"
 	"iter"
+	"maps"
 	"net/url"
 	"strconv"
 	"time"
@@ -56,6 +57,7 @@ type page[T any] struct {
 // CreatedTo bound for a stable walk.
 func list[T any](ctx context.Context, c *Client, path string, q url.Values) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
+		q := maps.Clone(q) // each walk pages on its own
 		offset := 0
 		for {
 			q.Set("offset", strconv.Itoa(offset))

@@ -39,7 +39,9 @@ export function typeChecks(e: Envelope): void {
 
 const pdf = await readFile(env("PDF"));
 
-// 1. Upload the PDF (multipart) and keep its id.
+// 1. Upload the PDF (multipart) and keep its id. The body is typed by the
+// DocumentUploadForm schema; the serializer turns it into the FormData sent,
+// with the file's bytes in place of the schema's binary string.
 const upload = await api.POST("/api/v1/documents", {
   body: { file: "contrat.pdf", filename: "contrat.pdf" },
   bodySerializer(body) {
