@@ -16,7 +16,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/validation"
 )
 
-
 // multipartSlack is what multipart framing and text fields may add to the
 // file itself.
 const multipartSlack = 1 << 20

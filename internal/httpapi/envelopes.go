@@ -15,7 +15,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/envelope"
 )
 
-
 // EnvelopeRoutes serves /api/v1/envelopes.
 func EnvelopeRoutes(envelopes *envelope.Service) func(e *echo.Echo, api *echo.Group) {
 	h := &envelopeHandlers{svc: envelopes}

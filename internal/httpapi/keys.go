@@ -11,7 +11,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/account"
 )
 
-
 // KeyRoutes serves /api/v1/keys (Certyneo): create, list, revoke.
 func KeyRoutes(accounts *account.Service) func(e *echo.Echo, api *echo.Group) {
 	h := &keyHandlers{accounts: accounts}

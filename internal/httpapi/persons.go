@@ -13,7 +13,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/person"
 )
 
-
 // PersonRoutes serves /api/v1/persons: persons and their certificates.
 func PersonRoutes(persons *person.Service) func(e *echo.Echo, api *echo.Group) {
 	h := &personHandlers{persons: persons}

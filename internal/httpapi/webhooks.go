@@ -14,7 +14,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/webhook"
 )
 
-
 // WebhookRoutes serves /api/v1/webhooks: endpoints, their secrets, their
 // deliveries with every attempt, manual retries and test events.
 func WebhookRoutes(hooks *webhook.Service) func(e *echo.Echo, api *echo.Group) {

@@ -19,7 +19,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/websession"
 )
 
-
 // Cookie names, as Signex's documentation gives them.
 const (
 	AuthCookie = "__Host-Signex.Auth"
