@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +164,18 @@ func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKeyCtx{}, key)
 }
 
+type ifMatchCtx struct{}
+
+// WithIfMatch returns a context whose PATCH and DELETE calls carry etag (an
+// object's ETag field, from the read it was changed after) in If-Match, so
+// they fail with a 412 *Error instead of overwriting someone else's change.
+func WithIfMatch(ctx context.Context, etag string) context.Context {
+	return context.WithValue(ctx, ifMatchCtx{}, etag)
+}
+
+// etagged is a response object that keeps its ETag header.
+type etagged interface{ setETag(string) }
+
 // request is one API call; body (nil for none) is called once per attempt
 // and must produce the same bytes each time, or errNotReplayable when it
 // cannot be sent again.
@@ -257,9 +270,6 @@ func (c *Client) newRequest(ctx context.Context, r *request, target, idemKey str
 	if body != nil {
 		// -1: unknown length, sent chunked.
 		req.ContentLength = size
-		if size == 0 {
-			req.Body = http.NoBody
-		}
 		req.Header.Set("Content-Type", r.contentType)
 	}
 	for k, v := range r.header {
@@ -271,6 +281,9 @@ func (c *Client) newRequest(ctx context.Context, r *request, target, idemKey str
 	req.Header.Set("User-Agent", c.userAgent)
 	if idemKey != "" {
 		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	if etag, _ := ctx.Value(ifMatchCtx{}).(string); etag != "" && (r.method == http.MethodPatch || r.method == http.MethodDelete) {
+		req.Header.Set("If-Match", etag)
 	}
 	return req, nil
 }
@@ -353,6 +366,9 @@ func (c *Client) call(ctx context.Context, r *request, out any) error {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("vellum: %s %s: decode response: %w", r.method, r.path, err)
 	}
+	if e, ok := out.(etagged); ok {
+		e.setETag(resp.Header.Get("ETag"))
+	}
 	return nil
 }
 
@@ -362,7 +378,7 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 
 func (c *Client) sendJSON(ctx context.Context, method, path string, in, out any) error {
 	r := &request{method: method, path: path}
-	if in != nil {
+	if v := reflect.ValueOf(in); in != nil && !(v.Kind() == reflect.Pointer && v.IsNil()) {
 		body, err := jsonBody(in)
 		if err != nil {
 			return fmt.Errorf("vellum: %s %s: encode request: %w", method, path, err)

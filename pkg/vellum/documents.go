@@ -31,6 +31,8 @@ type Document struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time  `json:"updatedAt"`
 	Validation  Validation `json:"validation"`
+	// ETag is the response's ETag header, for [WithIfMatch].
+	ETag string `json:"-"`
 	// SignatureFields are the PDF's own signature form fields, which an
 	// envelope's SIGNATURE field can fill by FieldName.
 	SignatureFields []SignatureField `json:"signatureFields"`
@@ -272,3 +274,5 @@ func (d *Download) WriteTo(w io.Writer) (int64, error) {
 	}
 	return n, err
 }
+
+func (v *Document) setETag(etag string) { v.ETag = etag }

@@ -96,6 +96,8 @@ type Envelope struct {
 	Metadata               map[string]string  `json:"metadata"`
 	SignText               string             `json:"signText"`
 	SignatureURLTimeToLive string             `json:"signatureUrlTimeToLive,omitempty"`
+	// ETag is the response's ETag header, for [WithIfMatch].
+	ETag string `json:"-"`
 }
 
 // EnvelopeDocument is one of an envelope's documents and its current
@@ -350,3 +352,5 @@ func (s *EnvelopeService) DownloadSigned(ctx context.Context, id, documentID str
 func (s *EnvelopeService) DownloadAuditTrail(ctx context.Context, id string) (*Download, error) {
 	return s.c.download(ctx, &request{method: http.MethodGet, path: pathf("/api/v1/envelopes/%s/audit-trail", id)})
 }
+
+func (v *Envelope) setETag(etag string) { v.ETag = etag }

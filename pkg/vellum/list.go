@@ -3,12 +3,18 @@ package vellum
 import (
 	"context"
 	"iter"
+	"maps"
 	"net/url"
 	"strconv"
 	"time"
 )
 
 // ListParams are the paging, sorting and date filters every list takes.
+//
+// Lists page by offset. Objects created or deleted during a walk can shift
+// a row past a page boundary (seen twice, or not at all); sort by
+// "createdAt" with CreatedTo set for a stable walk. The API pages no further
+// than offset 100,000: walk larger sets in CreatedFrom/CreatedTo windows.
 type ListParams struct {
 	// PageSize is how many objects each request fetches (1…1000, default 100).
 	PageSize int
@@ -50,12 +56,10 @@ type page[T any] struct {
 }
 
 // list walks every page of path with offset and limit, fetching the next
-// page only when the caller asks for more. Offsets are positions in a
-// live result: objects created or deleted while walking may shift a row
-// into the next page twice or out of it; sort by createdAt ascending with a
-// CreatedTo bound for a stable walk.
+// page only when the caller asks for more.
 func list[T any](ctx context.Context, c *Client, path string, q url.Values) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
+		q := maps.Clone(q) // each walk pages on its own
 		offset := 0
 		for {
 			q.Set("offset", strconv.Itoa(offset))

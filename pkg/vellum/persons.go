@@ -20,6 +20,8 @@ type Person struct {
 	Disabled    bool      `json:"disabled"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// ETag is the response's ETag header, for [WithIfMatch].
+	ETag string `json:"-"`
 }
 
 // PersonRequest creates a person.
@@ -76,6 +78,8 @@ type Certificate struct {
 	Certificate string    `json:"certificate"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// ETag is the response's ETag header, for [WithIfMatch].
+	ETag string `json:"-"`
 }
 
 // CertificateRequest adds a certificate in one of three forms: issue (Type,
@@ -189,3 +193,7 @@ func (s *PersonService) cert(ctx context.Context, method, path string, in any) (
 	}
 	return &c, nil
 }
+
+func (v *Person) setETag(etag string) { v.ETag = etag }
+
+func (v *Certificate) setETag(etag string) { v.ETag = etag }

@@ -402,3 +402,22 @@ func nullableDateTime(c *specChecker, s any) bool {
 	}
 	return false
 }
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"0":                             0,
+		"7":                             7 * time.Second,
+		"Sat, 28 Nov 2026 10:00:30 GMT": 30 * time.Second,
+		"Sat, 28 Nov 2026 09:59:00 GMT": 0,
+	} {
+		if got, ok := parseRetryAfter(in, now); !ok || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "soon"} {
+		if _, ok := parseRetryAfter(in, now); ok {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}

@@ -26,6 +26,8 @@ type Webhook struct {
 	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
 	CreatedAt               time.Time  `json:"createdAt"`
 	UpdatedAt               time.Time  `json:"updatedAt"`
+	// ETag is the response's ETag header, for [WithIfMatch].
+	ETag string `json:"-"`
 }
 
 // WebhookWithSecret is a Webhook with its whsec_… signing secret, shown
@@ -218,3 +220,5 @@ func (s *WebhookService) RetryDelivery(ctx context.Context, webhookID, deliveryI
 	}
 	return &d, nil
 }
+
+func (v *Webhook) setETag(etag string) { v.ETag = etag }

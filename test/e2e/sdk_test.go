@@ -185,6 +185,70 @@ func TestSDK_RunsTheQuickstartAndEveryResource(t *testing.T) {
 		}
 	})
 
+	t.Run("void and decline", func(t *testing.T) {
+		newSent := func(subject string) *vellum.Envelope {
+			t.Helper()
+			e, err := c.Envelopes.Create(ctx, &vellum.EnvelopeRequest{Subject: subject, DocumentIDs: []string{env.Documents[0].ID},
+				Recipients: []vellum.RecipientRequest{{Email: "client@example.com", Name: "Marie Dubois"}}})
+			if err == nil {
+				e, err = c.Envelopes.Send(ctx, e.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		voided, err := c.Envelopes.Void(ctx, newSent("to void").ID, "wrong price")
+		if err != nil || voided.Status != vellum.EnvelopeVoided || voided.VoidReason != "wrong price" {
+			t.Fatalf("void: %v %+v", err, voided)
+		}
+		declining := newSent("to decline")
+		token, err := vellum.TokenFromSignURL(declining.Recipients[0].SignURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := c.Signer.DownloadDocument(ctx, token, declining.Documents[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if _, err := doc.WriteTo(&b); err != nil || !bytes.HasPrefix(b.Bytes(), []byte("%PDF-")) {
+			t.Fatalf("signer download: %v %.20q", err, b.Bytes())
+		}
+		if _, err := c.Signer.Decline(ctx, token, "not my contract"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Envelopes.Get(ctx, declining.ID)
+		if err != nil || got.Status != vellum.EnvelopeDeclined || got.Recipients[0].DeclineReason != "not my contract" {
+			t.Fatalf("declined envelope: %v %+v", err, got)
+		}
+		_, err = c.Signer.Sign(ctx, token, &vellum.SignRequest{Consent: true, Signature: vellum.TypedSignature("Marie Dubois")})
+		var apiErr *vellum.Error
+		if !errors.As(err, &apiErr) || apiErr.Status < 400 || apiErr.Status >= 500 {
+			t.Fatalf("signing a declined envelope: %#v", err)
+		}
+	})
+
+	t.Run("if-match", func(t *testing.T) {
+		draft, err := c.Envelopes.Create(ctx, &vellum.EnvelopeRequest{Subject: "v1", DocumentIDs: []string{env.Documents[0].ID},
+			Recipients: []vellum.RecipientRequest{{Email: "client@example.com", Name: "Marie Dubois"}}})
+		if err != nil || draft.ETag == "" {
+			t.Fatalf("create: %v, ETag %q", err, draft.ETag)
+		}
+		v2, err := c.Envelopes.Update(vellum.WithIfMatch(ctx, draft.ETag), draft.ID, &vellum.EnvelopeRequest{Subject: "v2"})
+		if err != nil || v2.Subject != "v2" || v2.ETag == draft.ETag {
+			t.Fatalf("update with the current ETag: %v %+v", err, v2)
+		}
+		_, err = c.Envelopes.Update(vellum.WithIfMatch(ctx, draft.ETag), draft.ID, &vellum.EnvelopeRequest{Subject: "lost update"})
+		var apiErr *vellum.Error
+		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusPreconditionFailed {
+			t.Fatalf("update with a stale ETag: %#v", err)
+		}
+		if err := c.Envelopes.Delete(vellum.WithIfMatch(ctx, v2.ETag), draft.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("pagination", func(t *testing.T) {
 		var docIDs []string
 		for i := range 5 {
