@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -169,12 +170,9 @@ func (a *app) initPKI(ctx context.Context, create bool) error {
 	if create {
 		a.pki, err = pki.LoadOrCreate(ctx, a.cfg.PKI.Dir, a.cfg.PublicURL, store)
 	} else {
-		paths := pki.DirPaths(a.cfg.PKI.Dir)
-		if _, serr := os.Stat(paths.RootKey); serr != nil {
-			// Production keeps the root key offline.
-			paths.RootKey = ""
-		}
-		a.pki, err = pki.Load(ctx, paths, a.cfg.PublicURL, store)
+		var closers []func()
+		a.pki, closers, err = loadPKI(ctx, a.cfg, store)
+		a.closers = append(a.closers, closers...)
 	}
 	if err != nil {
 		return fmt.Errorf("VELLUM_PKI_DIR: %w", err)
@@ -196,6 +194,58 @@ func (a *app) initPKI(ctx context.Context, create bool) error {
 		return err
 	}
 	return a.buildPersons(ctx)
+}
+
+// loadPKI reads the platform PKI from VELLUM_PKI_DIR, except the keys
+// named by a VELLUM_PKCS11_*_KEY_LABEL: those stay on the token, and their
+// files are neither needed nor read.
+// The returned closers end the token's sessions.
+func loadPKI(ctx context.Context, cfg *config.Config, opts ...pki.Option) (_ *pki.PKI, closers []func(), err error) {
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+			closers = nil
+		}
+	}()
+	paths := pki.DirPaths(cfg.PKI.Dir)
+	if _, err := os.Stat(paths.RootKey); err != nil {
+		// Production keeps the root key offline.
+		paths.RootKey = ""
+	}
+	onToken := []struct {
+		env, label string
+		path       *string
+	}{
+		{"VELLUM_PKCS11_ISSUING_KEY_LABEL", cfg.PKI.IssuingKeyLabel, &paths.IssuingKey},
+		{"VELLUM_PKCS11_SEAL_KEY_LABEL", cfg.PKI.SealKeyLabel, &paths.SealKey},
+		{"VELLUM_PKCS11_TSA_KEY_LABEL", cfg.PKI.TSAKeyLabel, &paths.TSAKey},
+	}
+	for _, k := range onToken {
+		if k.label != "" {
+			*k.path = ""
+		}
+	}
+	m, err := pki.LoadMaterial(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := []*crypto.Signer{&m.IssuingKey, &m.SealKey, &m.TSAKey}
+	for i, k := range onToken {
+		if k.label == "" {
+			continue
+		}
+		key, err := pki.OpenPKCS11Key(pki.PKCS11Config{Module: cfg.PKCS11.Module, TokenLabel: cfg.PKCS11.TokenLabel,
+			PIN: cfg.PKCS11.PIN, KeyLabel: k.label})
+		if err != nil {
+			return nil, closers, fmt.Errorf("%s: %w", k.env, err)
+		}
+		closers = append(closers, func() { _ = key.Close() })
+		*keys[i] = key
+	}
+	p, err := pki.New(ctx, m, cfg.PublicURL, opts...)
+	return p, closers, err
 }
 
 func openBlob(ctx context.Context, c config.BlobConfig) (blob.Store, error) {

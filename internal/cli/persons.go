@@ -21,7 +21,7 @@ import (
 
 // openKeyring opens the configured key-encryption keys (nil without any);
 // the returned closers release PKCS #11 sessions.
-func openKeyring(c config.KEKConfig) (*person.Keyring, []func(), error) {
+func openKeyring(c config.KEKConfig, token config.PKCS11Config) (*person.Keyring, []func(), error) {
 	if !c.Configured() {
 		return nil, nil, nil
 	}
@@ -34,7 +34,7 @@ func openKeyring(c config.KEKConfig) (*person.Keyring, []func(), error) {
 			}
 			return k, nil
 		}
-		a, err := pki.OpenPKCS11AEAD(pki.PKCS11Config{Module: c.PKCS11Module, TokenLabel: c.PKCS11Token, PIN: c.PKCS11PIN, KeyLabel: label})
+		a, err := pki.OpenPKCS11AEAD(pki.PKCS11Config{Module: token.Module, TokenLabel: token.TokenLabel, PIN: token.PIN, KeyLabel: label})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", labelName, err)
 		}
@@ -59,7 +59,7 @@ func openKeyring(c config.KEKConfig) (*person.Keyring, []func(), error) {
 // configured keys cannot open the private keys the database holds (or
 // none are configured while it holds some).
 func newPersonService(ctx context.Context, cfg *config.Config, database *db.DB, ca *pki.PKI) (*person.Service, []func(), error) {
-	keys, closers, err := openKeyring(cfg.KEK)
+	keys, closers, err := openKeyring(cfg.KEK, cfg.PKCS11)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -230,12 +230,16 @@ func openPersons(ctx context.Context, f personsFlags, needPKI bool, stderr io.Wr
 		if cfg.PKI.Dir == "" {
 			return fail(errors.New("VELLUM_PKI_DIR: required to issue certificates (or --data-dir)"))
 		}
-		paths := pki.DirPaths(cfg.PKI.Dir)
-		if _, err := os.Stat(paths.RootKey); err != nil {
-			paths.RootKey = ""
-		}
-		if ca, err = pki.Load(ctx, paths, cfg.PublicURL, pki.WithStore(pki.NewDBStore(d))); err != nil {
+		var tokenClosers []func()
+		ca, tokenClosers, err = loadPKI(ctx, cfg, pki.WithStore(pki.NewDBStore(d)))
+		if err != nil {
 			return fail(fmt.Errorf("VELLUM_PKI_DIR: %w", err))
+		}
+		pc.close = func() {
+			for _, c := range tokenClosers {
+				c()
+			}
+			_ = d.Close()
 		}
 	}
 	svc, closers, err := newPersonService(ctx, cfg, d, ca)
@@ -243,11 +247,12 @@ func openPersons(ctx context.Context, f personsFlags, needPKI bool, stderr io.Wr
 		return fail(err)
 	}
 	pc.persons = svc
+	closeRest := pc.close
 	pc.close = func() {
 		for _, c := range closers {
 			c()
 		}
-		_ = d.Close()
+		closeRest()
 	}
 	return pc, nil
 }

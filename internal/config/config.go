@@ -71,6 +71,8 @@ type Config struct {
 	FontPaths []string
 	// KEK configures the keys that protect persons' private keys.
 	KEK KEKConfig
+	// PKCS11 is the token that may hold the KEKs and the platform keys.
+	PKCS11 PKCS11Config
 	// Portal configures the certificate portal's login sessions.
 	Portal PortalConfig
 
@@ -104,10 +106,18 @@ type KEKConfig struct {
 	Recovery      string // VELLUM_KEK_RECOVERY
 	KeyLabel      string // VELLUM_KEK_PKCS11_LABEL
 	RecoveryLabel string // VELLUM_KEK_RECOVERY_PKCS11_LABEL
-	PKCS11Module  string // VELLUM_PKCS11_MODULE
-	PKCS11Token   string // VELLUM_PKCS11_TOKEN_LABEL
-	PKCS11PIN     string // VELLUM_PKCS11_PIN
 }
+
+// PKCS11Config locates the PKCS #11 token (an HSM) that holds whichever
+// keys are configured by label: the KEKs and the platform keys.
+type PKCS11Config struct {
+	Module     string // VELLUM_PKCS11_MODULE
+	TokenLabel string // VELLUM_PKCS11_TOKEN_LABEL
+	PIN        string // VELLUM_PKCS11_PIN
+}
+
+// Configured reports whether a module and a token are named.
+func (p PKCS11Config) Configured() bool { return p.Module != "" && p.TokenLabel != "" }
 
 // Configured reports whether any key-encryption key is set.
 func (k KEKConfig) Configured() bool {
@@ -144,6 +154,12 @@ type PKIConfig struct {
 	// TSAURLs are the time-stamp authorities used when signing, tried in
 	// order (VELLUM_TSA_URLS); empty means the built-in one at PublicURL/tsa.
 	TSAURLs []string
+	// IssuingKeyLabel, SealKeyLabel and TSAKeyLabel name key pairs on the
+	// PKCS #11 token (VELLUM_PKCS11_MODULE, _TOKEN_LABEL, _PIN) used instead
+	// of issuing.key, seal.key and tsa.key in Dir
+	// (VELLUM_PKCS11_ISSUING_KEY_LABEL, VELLUM_PKCS11_SEAL_KEY_LABEL,
+	// VELLUM_PKCS11_TSA_KEY_LABEL).
+	IssuingKeyLabel, SealKeyLabel, TSAKeyLabel string
 }
 
 // SMTPConfig configures outgoing mail.
@@ -211,6 +227,9 @@ var Vars = []Var{
 	{"VELLUM_PKCS11_MODULE", "", "PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so"},
 	{"VELLUM_PKCS11_TOKEN_LABEL", "", "PKCS#11 token label"},
 	{"VELLUM_PKCS11_PIN", "", "PKCS#11 user PIN"},
+	{"VELLUM_PKCS11_ISSUING_KEY_LABEL", "", "label of the issuing CA's key pair on the PKCS#11 token, used instead of issuing.key in VELLUM_PKI_DIR"},
+	{"VELLUM_PKCS11_SEAL_KEY_LABEL", "", "label of the platform seal's key pair on the PKCS#11 token, used instead of seal.key"},
+	{"VELLUM_PKCS11_TSA_KEY_LABEL", "", "label of the built-in TSA's key pair on the PKCS#11 token, used instead of tsa.key"},
 	{"VELLUM_PORTAL_SESSION_LIFETIME", "12h", "certificate portal: a login lasts at most this long"},
 	{"VELLUM_PORTAL_SESSION_IDLE_TIMEOUT", "30m", "certificate portal: a login ends after this long without a request"},
 	{"VELLUM_DATA_DIR", "./.vellum", "vellum dev: where the SQLite file, blobs and dev PKI live"},
@@ -283,6 +302,10 @@ func Load() (*Config, error) {
 			Dir:        get("VELLUM_PKI_DIR"),
 			TSABuiltin: boolVar("VELLUM_TSA_BUILTIN"),
 			TSAURLs:    splitList(get("VELLUM_TSA_URLS")),
+
+			IssuingKeyLabel: get("VELLUM_PKCS11_ISSUING_KEY_LABEL"),
+			SealKeyLabel:    get("VELLUM_PKCS11_SEAL_KEY_LABEL"),
+			TSAKeyLabel:     get("VELLUM_PKCS11_TSA_KEY_LABEL"),
 		},
 		OpsToken:             get("VELLUM_OPS_TOKEN"),
 		LogLevel:             get("VELLUM_LOG_LEVEL"),
@@ -301,7 +324,9 @@ func Load() (*Config, error) {
 		KEK: KEKConfig{
 			Key: get("VELLUM_KEK"), Recovery: get("VELLUM_KEK_RECOVERY"),
 			KeyLabel: get("VELLUM_KEK_PKCS11_LABEL"), RecoveryLabel: get("VELLUM_KEK_RECOVERY_PKCS11_LABEL"),
-			PKCS11Module: get("VELLUM_PKCS11_MODULE"), PKCS11Token: get("VELLUM_PKCS11_TOKEN_LABEL"), PKCS11PIN: get("VELLUM_PKCS11_PIN"),
+		},
+		PKCS11: PKCS11Config{
+			Module: get("VELLUM_PKCS11_MODULE"), TokenLabel: get("VELLUM_PKCS11_TOKEN_LABEL"), PIN: get("VELLUM_PKCS11_PIN"),
 		},
 		Portal: PortalConfig{
 			SessionLifetime:    durVar("VELLUM_PORTAL_SESSION_LIFETIME"),
@@ -395,6 +420,9 @@ func (c *Config) ValidateCommon() error {
 	if err := c.KEK.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if (c.KEK.KeyLabel != "" || c.KEK.RecoveryLabel != "") && !c.PKCS11.Configured() {
+		errs = append(errs, errors.New("VELLUM_PKCS11_MODULE and VELLUM_PKCS11_TOKEN_LABEL: required for the PKCS#11 key-encryption keys"))
+	}
 	if c.Portal.SessionIdleTimeout > c.Portal.SessionLifetime {
 		errs = append(errs, errors.New("VELLUM_PORTAL_SESSION_IDLE_TIMEOUT: must not be longer than VELLUM_PORTAL_SESSION_LIFETIME"))
 	}
@@ -431,9 +459,6 @@ func (k KEKConfig) Validate() error {
 	if k.KeyLabel != "" && k.KeyLabel == k.RecoveryLabel {
 		errs = append(errs, errors.New("VELLUM_KEK_RECOVERY_PKCS11_LABEL: must name another key than VELLUM_KEK_PKCS11_LABEL"))
 	}
-	if (k.KeyLabel != "" || k.RecoveryLabel != "") && (k.PKCS11Module == "" || k.PKCS11Token == "") {
-		errs = append(errs, errors.New("VELLUM_PKCS11_MODULE and VELLUM_PKCS11_TOKEN_LABEL: required for the PKCS#11 key-encryption keys"))
-	}
 	return errors.Join(errs...)
 }
 
@@ -460,6 +485,9 @@ func (c *Config) ValidateServer() error {
 		errs = append(errs, errors.New("VELLUM_SMTP_HOST: required; set VELLUM_MAIL=log to run without sending e-mail (messages are only logged, signing links included)"))
 	case c.Mail == "log" && c.SMTP.Host != "":
 		errs = append(errs, errors.New("VELLUM_MAIL: log with VELLUM_SMTP_HOST set; unset one of them"))
+	}
+	if (c.PKI.IssuingKeyLabel != "" || c.PKI.SealKeyLabel != "" || c.PKI.TSAKeyLabel != "") && !c.PKCS11.Configured() {
+		errs = append(errs, errors.New("VELLUM_PKCS11_MODULE and VELLUM_PKCS11_TOKEN_LABEL: required for the platform keys on the PKCS#11 token"))
 	}
 	if c.PKI.Dir == "" {
 		errs = append(errs, errors.New("VELLUM_PKI_DIR: required (create one with `vellum pki init --dir DIR`)"))

@@ -33,6 +33,7 @@ func TestValidateServer_NamesEveryBadVariable(t *testing.T) {
 		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR", "VELLUM_SMTP_HOST", "VELLUM_MAIL=log"}},
 		{"mail logged and sent", map[string]string{"VELLUM_MAIL": "log", "VELLUM_SMTP_HOST": "smtp.example.com"}, []string{"VELLUM_MAIL"}},
 		{"unknown mail mode", map[string]string{"VELLUM_MAIL": "LOG"}, []string{"VELLUM_MAIL"}},
+		{"platform key on a token without the token", map[string]string{"VELLUM_PKCS11_SEAL_KEY_LABEL": "seal"}, []string{"VELLUM_PKCS11_MODULE"}},
 		{"bad values", map[string]string{
 			"VELLUM_DATABASE_URL": "mysql://x", "VELLUM_REDIS_URL": "redis://x", "VELLUM_BLOB_BACKEND": "fs",
 			"VELLUM_LOG_LEVEL": "loud", "VELLUM_PUBLIC_URL": "ftp://x", "VELLUM_OPS_TOKEN": "short",
