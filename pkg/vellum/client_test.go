@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,5 +235,37 @@ func TestTokenFromSignURL(t *testing.T) {
 		if got != want || (want == "") != (err != nil) {
 			t.Errorf("%s: %q, %v", in, got, err)
 		}
+	}
+}
+
+func TestUpload_FileIsSizedAndRewoundForARetry(t *testing.T) {
+	path := t.TempDir() + "/a.pdf"
+	if err := os.WriteFile(path, []byte("%PDF-1.7 from a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lengths []int64
+	s := &script{answers: []func(http.ResponseWriter){problem(503, "unavailable", "0"), ok(201, `{"id":"doc_1"}`)}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lengths = append(lengths, r.ContentLength)
+		s.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, err := vellum.NewClient(vellum.WithBaseURL(srv.URL), vellum.WithAPIKey("sk_test_x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Documents.Upload(context.Background(), f, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.attempts) != 2 || !bytes.Equal(s.attempts[0].body, s.attempts[1].body) || !bytes.Contains(s.attempts[1].body, []byte("from a file")) {
+		t.Fatalf("attempts: %+v", s.attempts)
+	}
+	if lengths[0] != int64(len(s.attempts[0].body)) || lengths[1] != lengths[0] {
+		t.Fatalf("Content-Length %v for a %d-byte body", lengths, len(s.attempts[0].body))
 	}
 }
