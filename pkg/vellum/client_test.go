@@ -3,11 +3,13 @@ package vellum_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,5 +269,30 @@ func TestUpload_FileIsSizedAndRewoundForARetry(t *testing.T) {
 	}
 	if lengths[0] != int64(len(s.attempts[0].body)) || lengths[1] != lengths[0] {
 		t.Fatalf("Content-Length %v for a %d-byte body", lengths, len(s.attempts[0].body))
+	}
+}
+
+func TestFieldRequest_SendsOnlyThePlacementUsed(t *testing.T) {
+	for _, tc := range []struct {
+		f    vellum.FieldRequest
+		want string
+	}{
+		{vellum.FieldRequest{DocumentID: "doc_1", Type: vellum.FieldSignature, Page: 1, X: 0, Y: 0, Width: 100, Height: 40},
+			`{"documentId":"doc_1","type":"SIGNATURE","page":1,"x":0,"y":0,"width":100,"height":40}`},
+		{vellum.FieldRequest{DocumentID: "doc_1", Type: vellum.FieldSignature, FieldName: "ClientSignature"},
+			`{"documentId":"doc_1","type":"SIGNATURE","fieldName":"ClientSignature"}`},
+		{vellum.FieldRequest{DocumentID: "doc_1", Type: vellum.FieldSignature, AnchorString: "Signature:", Width: 120, Height: 30},
+			`{"documentId":"doc_1","type":"SIGNATURE","anchorString":"Signature:","width":120,"height":30}`},
+	} {
+		got, err := json.Marshal(tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		_ = json.Unmarshal(got, &a)
+		_ = json.Unmarshal([]byte(tc.want), &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%+v:\n got %s\nwant %s", tc.f, got, tc.want)
+		}
 	}
 }
