@@ -183,7 +183,6 @@ type request struct {
 	method      string
 	path        string
 	query       url.Values
-	header      http.Header
 	body        func() (io.Reader, int64, error)
 	contentType string
 	// anonymous requests (the signer API) carry neither the API key nor an
@@ -204,8 +203,14 @@ func jsonBody(v any) (func() (io.Reader, int64, error), error) {
 // do sends r, retrying what is safe to retry, and returns a 2xx response
 // whose body the caller must close; any other status becomes an *Error.
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
+	// r.path has its ids escaped already (pathf): keep it as the raw path.
 	u := *c.base
-	u.Path = c.base.Path + r.path
+	u.RawPath = c.base.EscapedPath() + r.path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("vellum: %s %s: %w", r.method, r.path, err)
+	}
+	u.Path = p
 	u.RawQuery = r.query.Encode()
 
 	idemKey := ""
@@ -271,9 +276,6 @@ func (c *Client) newRequest(ctx context.Context, r *request, target, idemKey str
 		// -1: unknown length, sent chunked.
 		req.ContentLength = size
 		req.Header.Set("Content-Type", r.contentType)
-	}
-	for k, v := range r.header {
-		req.Header[k] = v
 	}
 	if c.key != "" && !r.anonymous {
 		req.Header.Set("Authorization", "Bearer "+c.key)

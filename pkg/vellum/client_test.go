@@ -3,10 +3,13 @@ package vellum_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +39,7 @@ func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
 	n := len(s.attempts)
-	s.attempts = append(s.attempts, attempt{r.Method, r.URL.Path, r.Header.Get("Idempotency-Key"),
+	s.attempts = append(s.attempts, attempt{r.Method, r.URL.EscapedPath(), r.Header.Get("Idempotency-Key"),
 		r.Header.Get("Authorization"), r.Header.Get("Content-Type"), body})
 	answer := s.answers[min(n, len(s.answers)-1)]
 	s.mu.Unlock()
@@ -202,8 +205,8 @@ func TestHeaders_KeyUserAgentIdempotency(t *testing.T) {
 	if send.path != "/prefix/api/v1/envelopes/env_1/send" || send.idemKey != "order-42" || send.auth != "Bearer sk_test_x" {
 		t.Errorf("send: %+v", send)
 	}
-	if sign.path != "/prefix/api/v1/signer/tok/en/sign" && sign.path != "/prefix/api/v1/signer/tok%2Fen/sign" || sign.idemKey != "" || sign.auth != "" {
-		t.Errorf("the signer API got an API key or Idempotency-Key: %+v", sign)
+	if sign.path != "/prefix/api/v1/signer/tok%2Fen/sign" || sign.idemKey != "" || sign.auth != "" {
+		t.Errorf("the signer API got an API key, an Idempotency-Key or a mangled token: %+v", sign)
 	}
 	if !strings.HasPrefix(ua, "acme/2 vellum-go/") {
 		t.Errorf("User-Agent %q", ua)
@@ -233,6 +236,63 @@ func TestTokenFromSignURL(t *testing.T) {
 		got, err := vellum.TokenFromSignURL(in)
 		if got != want || (want == "") != (err != nil) {
 			t.Errorf("%s: %q, %v", in, got, err)
+		}
+	}
+}
+
+func TestUpload_FileIsSizedAndRewoundForARetry(t *testing.T) {
+	path := t.TempDir() + "/a.pdf"
+	if err := os.WriteFile(path, []byte("%PDF-1.7 from a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lengths []int64
+	s := &script{answers: []func(http.ResponseWriter){problem(503, "unavailable", "0"), ok(201, `{"id":"doc_1"}`)}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lengths = append(lengths, r.ContentLength)
+		s.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, err := vellum.NewClient(vellum.WithBaseURL(srv.URL), vellum.WithAPIKey("sk_test_x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Documents.Upload(context.Background(), f, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.attempts) != 2 || !bytes.Equal(s.attempts[0].body, s.attempts[1].body) || !bytes.Contains(s.attempts[1].body, []byte("from a file")) {
+		t.Fatalf("attempts: %+v", s.attempts)
+	}
+	if lengths[0] != int64(len(s.attempts[0].body)) || lengths[1] != lengths[0] {
+		t.Fatalf("Content-Length %v for a %d-byte body", lengths, len(s.attempts[0].body))
+	}
+}
+
+func TestFieldRequest_SendsOnlyThePlacementUsed(t *testing.T) {
+	for _, tc := range []struct {
+		f    vellum.FieldRequest
+		want string
+	}{
+		{vellum.FieldRequest{DocumentID: "doc_1", Type: vellum.FieldSignature, Page: 1, X: 0, Y: 0, Width: 100, Height: 40},
+			`{"documentId":"doc_1","type":"SIGNATURE","page":1,"x":0,"y":0,"width":100,"height":40}`},
+		{vellum.FieldRequest{DocumentID: "doc_1", Type: vellum.FieldSignature, FieldName: "ClientSignature"},
+			`{"documentId":"doc_1","type":"SIGNATURE","fieldName":"ClientSignature"}`},
+		{vellum.FieldRequest{DocumentID: "doc_1", Type: vellum.FieldSignature, AnchorString: "Signature:", Width: 120, Height: 30},
+			`{"documentId":"doc_1","type":"SIGNATURE","anchorString":"Signature:","width":120,"height":30}`},
+	} {
+		got, err := json.Marshal(tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		_ = json.Unmarshal(got, &a)
+		_ = json.Unmarshal([]byte(tc.want), &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%+v:\n got %s\nwant %s", tc.f, got, tc.want)
 		}
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,7 +32,7 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		got = append(got, r.Method+" "+r.URL.EscapedPath())
+		got = append(got, r.Method+" "+r.URL.EscapedPath()+"?"+r.URL.RawQuery)
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusNotFound)
@@ -42,6 +44,8 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	yes := true
+	all := vellum.ListParams{PageSize: 10, Sort: []string{"-createdAt"}, CreatedFrom: time.Unix(0, 0), CreatedTo: time.Now()}
 	calls := []func(){
 		func() { _, _ = c.Documents.Upload(ctx, strings.NewReader("%PDF-"), nil) },
 		func() { _, _ = c.Documents.Get(ctx, "doc_1") },
@@ -49,7 +53,7 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 		func() { _ = c.Documents.Delete(ctx, "doc_1") },
 		func() { _, _ = c.Documents.Download(ctx, "doc_1") },
 		func() {
-			for range c.Documents.List(ctx, nil) {
+			for range c.Documents.List(ctx, &vellum.DocumentListParams{ListParams: all, Signable: &yes}) {
 			}
 		},
 		func() { _, _ = c.Envelopes.Create(ctx, &vellum.EnvelopeRequest{}) },
@@ -60,10 +64,11 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 		func() { _, _ = c.Envelopes.Void(ctx, "env_1", "") },
 		func() { _, _ = c.Envelopes.Remind(ctx, "env_1") },
 		func() { _, _ = c.Envelopes.Events(ctx, "env_1") },
-		func() { _, _ = c.Envelopes.DownloadSigned(ctx, "env_1", "") },
+		func() { _, _ = c.Envelopes.DownloadSigned(ctx, "env_1", "doc_1") },
 		func() { _, _ = c.Envelopes.DownloadAuditTrail(ctx, "env_1") },
 		func() {
-			for range c.Envelopes.List(ctx, nil) {
+			for range c.Envelopes.List(ctx, &vellum.EnvelopeListParams{ListParams: all, Status: []vellum.EnvelopeStatus{vellum.EnvelopeSent},
+				SubjectLike: "x", ExternalReference: "y"}) {
 			}
 		},
 		func() { _, _ = c.Signer.Get(ctx, "tok") },
@@ -78,18 +83,18 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 		func() { _, _ = c.Webhooks.RotateSecret(ctx, "wh_1") },
 		func() { _, _ = c.Webhooks.Test(ctx, "wh_1") },
 		func() {
-			for range c.Webhooks.List(ctx, nil) {
+			for range c.Webhooks.List(ctx, &vellum.WebhookListParams{ListParams: all, Enabled: &yes}) {
 			}
 		},
 		func() {
-			for range c.Webhooks.Deliveries(ctx, "wh_1", nil) {
+			for range c.Webhooks.Deliveries(ctx, "wh_1", &vellum.DeliveryListParams{ListParams: all, Status: vellum.DeliveryFailed, EventType: "webhook.test"}) {
 			}
 		},
 		func() { _, _ = c.Webhooks.Delivery(ctx, "wh_1", "dlv_1") },
 		func() { _, _ = c.Webhooks.RetryDelivery(ctx, "wh_1", "dlv_1") },
 		func() { _, _ = c.Keys.Create(ctx, nil) },
 		func() {
-			for range c.Keys.List(ctx, nil) {
+			for range c.Keys.List(ctx, &all) {
 			}
 		},
 		func() { _ = c.Keys.Revoke(ctx, "key_1") },
@@ -98,7 +103,7 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 		func() { _, _ = c.Persons.Update(ctx, "per_1", &vellum.PersonUpdate{}) },
 		func() { _ = c.Persons.Delete(ctx, "per_1") },
 		func() {
-			for range c.Persons.List(ctx, nil) {
+			for range c.Persons.List(ctx, &vellum.PersonListParams{ListParams: all, UniqueID: "u", Email: "e"}) {
 			}
 		},
 		func() { _, _ = c.Persons.AddCertificate(ctx, "per_1", &vellum.CertificateRequest{}) },
@@ -106,7 +111,7 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 		func() { _, _ = c.Persons.UpdateCertificate(ctx, "per_1", "crt_1", &vellum.CertificateUpdate{}) },
 		func() { _, _ = c.Persons.RevokeCertificate(ctx, "per_1", "crt_1", "") },
 		func() {
-			for range c.Persons.Certificates(ctx, "per_1", nil) {
+			for range c.Persons.Certificates(ctx, "per_1", &all) {
 			}
 		},
 	}
@@ -118,8 +123,16 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type param struct {
+		Ref  string `yaml:"$ref"`
+		Name string `yaml:"name"`
+		In   string `yaml:"in"`
+	}
 	var doc struct {
-		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+		Paths      map[string]map[string]yaml.Node `yaml:"paths"`
+		Components struct {
+			Parameters map[string]param `yaml:"parameters"`
+		} `yaml:"components"`
 	}
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
@@ -127,21 +140,35 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 	type op struct {
 		id, method string
 		re         *regexp.Regexp
+		query      map[string]bool
+	}
+	queryNames := func(ps []param) map[string]bool {
+		names := map[string]bool{}
+		for _, p := range ps {
+			if p.Ref != "" {
+				p = doc.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")]
+			}
+			if p.In == "query" {
+				names[p.Name] = true
+			}
+		}
+		return names
 	}
 	var ops []op
 	want := map[string]bool{}
-	param := regexp.MustCompile(`\\\{[^}]+\}`)
+	placeholder := regexp.MustCompile(`\\\{[^}]+\}`)
 	for path, item := range doc.Paths {
 		for method, node := range item {
 			var o struct {
 				OperationID string   `yaml:"operationId"`
 				Tags        []string `yaml:"tags"`
+				Parameters  []param  `yaml:"parameters"`
 			}
 			if method == "parameters" || node.Decode(&o) != nil || o.OperationID == "" {
 				continue
 			}
-			re := regexp.MustCompile("^" + param.ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`) + "$")
-			ops = append(ops, op{o.OperationID, strings.ToUpper(method), re})
+			re := regexp.MustCompile("^" + placeholder.ReplaceAllString(regexp.QuoteMeta(path), `[^/]+`) + "$")
+			ops = append(ops, op{o.OperationID, strings.ToUpper(method), re, queryNames(o.Parameters)})
 			for _, tag := range o.Tags {
 				for _, sdkTag := range sdkTags {
 					if tag == sdkTag {
@@ -153,11 +180,21 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 	}
 	covered := map[string]bool{}
 	for _, req := range got {
-		method, path, _ := strings.Cut(req, " ")
+		method, target, _ := strings.Cut(req, " ")
+		path, rawQuery, _ := strings.Cut(target, "?")
+		query, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
 		found := false
 		for _, o := range ops {
 			if o.method == method && o.re.MatchString(path) {
 				covered[o.id], found = true, true
+				for name := range query {
+					if !o.query[name] {
+						t.Errorf("%s %s: query parameter %q is not one of %s's", method, path, name, o.id)
+					}
+				}
 			}
 		}
 		if !found {

@@ -2,6 +2,7 @@ package vellum
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 	"net/http"
 	"net/url"
@@ -218,6 +219,24 @@ type FieldRequest struct {
 	AnchorYOffset            float64 `json:"anchorYOffset,omitempty"`
 	AnchorUnits              string  `json:"anchorUnits,omitempty"`
 	AnchorIgnoreIfNotPresent bool    `json:"anchorIgnoreIfNotPresent,omitempty"`
+}
+
+// MarshalJSON leaves out the coordinates a field placed by FieldName or
+// AnchorString does not set, rather than sending them as zeros.
+func (f FieldRequest) MarshalJSON() ([]byte, error) {
+	type plain FieldRequest
+	if f.FieldName == "" && f.AnchorString == "" {
+		return json.Marshal(plain(f))
+	}
+	// The outer fields shadow the embedded ones of the same JSON name.
+	return json.Marshal(struct {
+		plain
+		Page   int     `json:"page,omitempty"`
+		X      float64 `json:"x,omitempty"`
+		Y      float64 `json:"y,omitempty"`
+		Width  float64 `json:"width,omitempty"`
+		Height float64 `json:"height,omitempty"`
+	}{plain(f), f.Page, f.X, f.Y, f.Width, f.Height})
 }
 
 // EnvelopeEvent is one entry of an envelope's hash-chained event log.

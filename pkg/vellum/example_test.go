@@ -123,3 +123,19 @@ func ExampleWithIdempotencyKey() {
 		log.Fatal(err)
 	}
 }
+
+func ExampleTokenFromSignURL() {
+	token, err := vellum.TokenFromSignURL("https://sign.example.com/s/3q2-7wQx9kVb")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(token)
+	// Output: 3q2-7wQx9kVb
+}
+
+func ExampleError_Error() {
+	err := &vellum.Error{Status: 400, Code: "validation_failed", Detail: "the request has invalid fields", TraceID: "01a2",
+		InvalidParams: []vellum.InvalidParam{{Name: "recipients[0].email", Reason: "must be an e-mail address"}}}
+	fmt.Println(err)
+	// Output: vellum: 400 validation_failed: the request has invalid fields (recipients[0].email: must be an e-mail address) [trace 01a2]
+}
