@@ -113,23 +113,28 @@ func (d *Deliverer) deliverBatch(ctx context.Context, endpointID string) error {
 		break
 	}
 	return d.complete(ctx, func(ctx context.Context) error {
-		var next *time.Time
-		err := d.db.Conn(ctx).Raw(`SELECT MIN(next_attempt_at) FROM webhook_deliveries
-			WHERE endpoint_id = ? AND status = ? AND attempts = 0 AND generation = 1`,
-			endpointID, StatusPending).Scan(&next).Error
+		// The earliest of the column itself rather than MIN(): an aggregate
+		// is NULL when nothing is left (the normal case) and loses the
+		// column's type on SQLite, and either failed the scan.
+		var left []time.Time
+		err := d.db.Conn(ctx).Model(&Delivery{}).
+			Where("endpoint_id = ? AND status = ? AND attempts = 0 AND generation = 1 AND next_attempt_at IS NOT NULL",
+				endpointID, StatusPending).
+			Order("next_attempt_at").Limit(1).Pluck("next_attempt_at", &left).Error
 		if err != nil {
 			return fmt.Errorf("check webhook endpoint %s for unsent messages: %w", endpointID, err)
 		}
-		if next == nil {
+		if len(left) == 0 {
 			return nil
 		}
+		next := left[0]
 		// Due messages left although the runner had time: another process
 		// holds them (or an earlier one of their subject) right now, so
 		// look again in a while rather than spin.
 		runAt := time.Time{}
 		switch now := d.now(); {
 		case next.After(now):
-			runAt = *next
+			runAt = next
 		case !expired:
 			runAt = now.Add(time.Second)
 		}
