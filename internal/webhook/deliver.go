@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/internal/ident"
 	"github.com/vellum-sign/vellum/internal/jobs"
+	"github.com/vellum-sign/vellum/internal/outbound"
 	"github.com/vellum-sign/vellum/pkg/webhookverify"
 )
 
@@ -62,33 +62,14 @@ func NewDeliverer(database *db.DB, outbox *jobs.Outbox, cfg Config, notifier Not
 	}
 }
 
-// newClient builds the HTTP client every attempt uses: the SSRF guard on
-// every dial, no proxy from the environment (it would dial for us, past
-// the guard), no redirects, and an overall timeout.
+// newClient builds the HTTP client every attempt uses: the outbound guard
+// on every dial, no redirects (a redirect is an answer, not a 2xx), and an
+// overall timeout. Bodies are read only up to what an attempt records.
 func newClient(cfg Config) *http.Client {
-	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
-	if !cfg.AllowPrivate {
-		dialer.Control = dialControl
-	}
-	tr := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           512,
-		MaxIdleConnsPerHost:    64,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    cfg.Timeout,
-		ResponseHeaderTimeout:  cfg.Timeout,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs},
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   cfg.Timeout,
-		// A redirect is an answer, not a 2xx: following it would let a
-		// public URL send us to an internal one.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return outbound.NewClient(outbound.Config{
+		Timeout: cfg.Timeout, AllowPrivate: cfg.AllowPrivate, RootCAs: cfg.RootCAs,
+		MaxIdleConnsPerHost: 64,
+	})
 }
 
 // work is everything one attempt needs, read in one query.
@@ -347,7 +328,7 @@ func (d *Deliverer) attempt(ctx context.Context, w *work) (out outcome) {
 // attemptError describes a failed request without Go's wrapping noise.
 func attemptError(err error, timeout time.Duration) string {
 	switch {
-	case forbidden(err):
+	case outbound.Forbidden(err):
 		return "refused: the URL resolves to a private, loopback or otherwise non-public address"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return fmt.Sprintf("timeout: no complete response within %s", timeout)

@@ -8,60 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vellum-sign/vellum/internal/outbound"
 	"github.com/vellum-sign/vellum/internal/webhook"
 )
-
-func TestPublicAddress(t *testing.T) {
-	tests := []struct {
-		addr   string
-		public bool
-	}{
-		{"93.184.215.14", true},
-		{"8.8.8.8", true},
-		{"2606:4700:4700::1111", true},
-		{"127.0.0.1", false},
-		{"127.255.255.254", false},
-		{"10.1.2.3", false},
-		{"172.16.0.1", false},
-		{"172.31.255.255", false},
-		{"172.32.0.1", true},
-		{"192.168.1.1", false},
-		{"100.64.0.1", false}, // CGNAT
-		{"100.127.255.255", false},
-		{"100.128.0.1", true},
-		{"169.254.169.254", false}, // cloud metadata
-		{"169.254.1.1", false},
-		{"0.0.0.0", false},
-		{"224.0.0.1", false},
-		{"239.255.255.250", false},
-		{"255.255.255.255", false},
-		{"::", false},
-		{"::1", false},
-		{"fe80::1", false},
-		{"fc00::1", false},
-		{"fd00:ec2::254", false}, // AWS metadata over IPv6
-		{"ff02::1", false},
-		{"::ffff:127.0.0.1", false}, // IPv4-mapped loopback
-		{"::ffff:169.254.169.254", false},
-		{"::ffff:10.0.0.1", false},
-		{"::ffff:8.8.8.8", true},
-		{"::127.0.0.1", false},         // IPv4-compatible
-		{"64:ff9b::7f00:1", false},     // NAT64 of 127.0.0.1
-		{"64:ff9b::808:808", true},     // NAT64 of 8.8.8.8
-		{"2002:7f00:1::", false},       // 6to4 of 127.0.0.1
-		{"2002:a9fe:a9fe::1", false},   // 6to4 of 169.254.169.254
-		{"2002:808:808::1", true},      // 6to4 of 8.8.8.8
-		{"2001:db8::1", false},         // documentation
-		{"fe80::1%eth0", false},        // zoned link-local
-		{"2001:0:4136:e378::1", false}, // Teredo
-	}
-	for _, tt := range tests {
-		a := netip.MustParseAddr(tt.addr)
-		if got := webhook.PublicAddress(a); got != tt.public {
-			t.Errorf("PublicAddress(%s) = %v, want %v", tt.addr, got, tt.public)
-		}
-	}
-}
 
 func TestValidateURL(t *testing.T) {
 	strict := webhook.URLPolicy{}
@@ -152,7 +101,7 @@ func FuzzValidateURL(f *testing.F) {
 		if u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
 			t.Fatalf("accepted %q as %q: scheme %q host %q user %v fragment %q", raw, got, u.Scheme, u.Host, u.User, u.Fragment)
 		}
-		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !webhook.PublicAddress(ip) {
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !outbound.PublicAddress(ip) {
 			t.Fatalf("accepted %q whose address %s is not public", raw, ip)
 		}
 		if h := u.Hostname(); h == "localhost" || strings.HasSuffix(h, ".localhost") {
