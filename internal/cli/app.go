@@ -187,7 +187,7 @@ func (a *app) initPKI(ctx context.Context, create bool) error {
 	for i, u := range a.cfg.TSAs() {
 		servers = append(servers, rfc3161.Server{Name: fmt.Sprintf("tsa-%d", i+1), URL: u})
 	}
-	if a.timestamper, err = rfc3161.NewClient(servers); err != nil {
+	if a.timestamper, err = rfc3161.NewClient(servers, rfc3161.WithHTTPClient(a.outboundClient())); err != nil {
 		return fmt.Errorf("VELLUM_TSA_URLS: %w", err)
 	}
 	if err := a.buildEnvelopes(ctx); err != nil {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/vellum-sign/vellum/internal/audit"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/mail"
+	"github.com/vellum-sign/vellum/internal/outbound"
 	"github.com/vellum-sign/vellum/pkg/revocation"
 
 	"github.com/vellum-sign/vellum/pkg/pdffont"
@@ -58,10 +61,28 @@ func (a *app) buildEnvelopes(ctx context.Context) error {
 	deps := envelope.Deps{
 		DB: a.db, Outbox: a.outbox, Blobs: a.blob, Documents: a.docs, Accounts: a.accounts,
 		EventLog: audit.NewLog(a.db), Mailer: a.mailer, PKI: a.pki,
-		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root())),
+		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{HTTPClient: a.outboundClient()}, a.pki.Root())),
 		PublicURL:  a.cfg.PublicURL, TokenKey: key, Log: a.log.With("component", "envelopes"),
 		Fonts: fonts, Publisher: a.webhooks, Timestamper: a.timestamper,
 	}
 	a.envelopes, err = envelope.NewService(deps)
 	return err
+}
+
+// outboundClient is the HTTP client for fetches that documents' contents
+// steer: the outbound guard, with the operator's own endpoints (the TSAs,
+// the public URL serving the platform's OCSP and CRLs) allowed by name.
+func (a *app) outboundClient() *http.Client {
+	var hosts []string
+	for _, u := range append([]string{a.cfg.PublicURL}, a.cfg.TSAs()...) {
+		if hp, err := outbound.HostPort(u); err == nil {
+			hosts = append(hosts, hp)
+		}
+	}
+	return outbound.NewClient(outbound.Config{
+		Timeout: 30 * time.Second, AllowPrivate: a.cfg.OutboundAllowPrivate, AllowHosts: hosts,
+		// CAs move their CRLs and OCSP responders behind redirects; each
+		// hop is checked like the first.
+		MaxRedirects: 3, MaxResponseBytes: 32 << 20,
+	})
 }

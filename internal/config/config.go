@@ -65,6 +65,12 @@ type Config struct {
 	MaxUploadBytes int64
 
 	Webhook WebhookConfig
+	// OutboundAllowPrivate lets fetches that uploaded documents steer (OCSP,
+	// CRL and caIssuers URLs of their certificates) reach loopback, private
+	// and metadata addresses (VELLUM_OUTBOUND_ALLOW_PRIVATE). The operator's
+	// own endpoints (VELLUM_TSA_URLS, VELLUM_PUBLIC_URL) are reachable
+	// without it.
+	OutboundAllowPrivate bool
 
 	// FontPaths are TrueType fonts tried, in order, for characters of names
 	// and text the built-in fonts lack (VELLUM_FONT_PATH).
@@ -217,6 +223,7 @@ var Vars = []Var{
 	{"VELLUM_MAX_UPLOAD_BYTES", "52428800", "largest document upload in bytes (default 50 MiB)"},
 	{"VELLUM_WEBHOOK_ALLOW_PRIVATE", "false", "deliver webhooks to loopback, private, link-local, CGNAT and metadata addresses (vellum dev: true)"},
 	{"VELLUM_WEBHOOK_ALLOW_HTTP", "false", "accept http:// webhook URLs, not only https:// (vellum dev: true)"},
+	{"VELLUM_OUTBOUND_ALLOW_PRIVATE", "false", "let OCSP, CRL and caIssuers fetches named by uploaded documents' certificates reach loopback, private, link-local and metadata addresses; the TSA URLs' and the public URL's hosts are reachable without it"},
 	{"VELLUM_WEBHOOK_TIMEOUT", "10s", "time limit of one webhook delivery attempt"},
 	{"VELLUM_WEBHOOK_RETENTION", "720h", "keep finished webhook deliveries and their attempt logs this long"},
 	{"VELLUM_FONT_PATH", "", "comma-separated TrueType fonts (.ttf, .ttc) for characters the built-in Latin/Greek/Cyrillic fonts lack, e.g. Han; right-to-left scripts are refused whatever the font"},
@@ -332,6 +339,7 @@ func Load() (*Config, error) {
 			SessionLifetime:    durVar("VELLUM_PORTAL_SESSION_LIFETIME"),
 			SessionIdleTimeout: durVar("VELLUM_PORTAL_SESSION_IDLE_TIMEOUT"),
 		},
+		OutboundAllowPrivate: boolVar("VELLUM_OUTBOUND_ALLOW_PRIVATE"),
 		Webhook: WebhookConfig{
 			AllowPrivate: boolVar("VELLUM_WEBHOOK_ALLOW_PRIVATE"),
 			AllowHTTP:    boolVar("VELLUM_WEBHOOK_ALLOW_HTTP"),

@@ -12,9 +12,14 @@ import (
 	"strings"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/revocation"
 )
+
+// EventValidationDataUnavailable is the audit event of a finalisation that
+// could not fetch the validation data of signatures made elsewhere.
+const EventValidationDataUnavailable = "envelope.validation_data_unavailable"
 
 // Finalize finishes an envelope. When every signer and approver of a SENT
 // envelope is done it extends each document to PAdES B-LTA (a DSS with the
@@ -43,9 +48,14 @@ func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc
 	var written []revisionFile
 	drop := func() { s.dropRevisions(ctx, written) }
 	finals := map[string]revisionFile{}
+	var gaps []string
 	for _, d := range env.Documents {
 		rv, err := s.transform(ctx, env, d, func(in *os.File, size int64, out io.Writer) error {
-			return s.extendLTA(ctx, in, size, out)
+			missed, err := s.extendLTA(ctx, env, in, size, out)
+			for _, m := range missed {
+				gaps = append(gaps, d.DocumentID+": "+m)
+			}
+			return err
 		})
 		if err != nil {
 			drop()
@@ -53,6 +63,11 @@ func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc
 		}
 		written = append(written, rv)
 		finals[d.DocumentID] = rv
+	}
+	// Before the audit trail is rendered, so the sealed one shows it too.
+	if err := s.recordValidationGaps(ctx, env, gaps); err != nil {
+		drop()
+		return err
 	}
 	// The audit trail shows the final hashes the commit below records.
 	view := *env
@@ -162,52 +177,128 @@ func (s *Service) sealEnded(ctx context.Context, env *Envelope, commit CommitFun
 // data for the certificates still valid — the time-stamp authorities'
 // chains, which the document timestamp must show good now, and any
 // certificate of a signature made elsewhere.
-func (s *Service) extendLTA(ctx context.Context, in *os.File, size int64, out io.Writer) error {
+//
+// Signatures made elsewhere (already in the uploaded PDF) get their data
+// best effort: their certificates name the addresses to fetch from, so
+// whoever made the PDF chooses them, and an unreachable or refused one must
+// not hold the envelope back. What could not be had is returned, one line
+// per signature, for the audit trail.
+func (s *Service) extendLTA(ctx context.Context, env *Envelope, in *os.File, size int64, out io.Writer) ([]string, error) {
 	if s.Timestamper == nil {
-		return errors.New("no time-stamping authority configured for B-LTA")
+		return nil, errors.New("no time-stamping authority configured for B-LTA")
 	}
 	rep, err := pades.Verify(in, size, pades.VerifyOptions{})
 	if err != nil {
-		return fmt.Errorf("read signatures: %w", err)
+		return nil, fmt.Errorf("read signatures: %w", err)
 	}
-	var certs []*x509.Certificate
+	var ours []*x509.Certificate
+	var foreign []pades.SignatureReport
 	for _, sig := range rep.Signatures {
-		certs = append(certs, sig.Certificates...)
-	}
-	certs = append(certs, timestampCertificates(rep)...)
-	var vd pades.ValidationData
-	if s.Revocation != nil && len(certs) > 0 {
-		if vd, err = s.Revocation(ctx, certs); err != nil {
-			return fmt.Errorf("revocation data: %w", err)
+		if ownSignature(env, sig.FieldName) {
+			ours = append(append(ours, sig.Certificates...), sig.TimestampCertificates...)
+		} else {
+			foreign = append(foreign, sig)
 		}
-	} else {
-		for _, c := range certs {
-			vd.Certs = append(vd.Certs, c.Raw)
+	}
+	var vd pades.ValidationData
+	var gaps []string
+	switch {
+	case s.Revocation == nil:
+		for _, sig := range rep.Signatures {
+			for _, c := range append(append([]*x509.Certificate{}, sig.Certificates...), sig.TimestampCertificates...) {
+				vd.Certs = append(vd.Certs, c.Raw)
+			}
+		}
+	default:
+		if len(ours) > 0 {
+			if vd, err = s.Revocation(ctx, ours); err != nil {
+				return nil, fmt.Errorf("revocation data: %w", err)
+			}
+		}
+		for _, sig := range foreign {
+			certs := append(append([]*x509.Certificate{}, sig.Certificates...), sig.TimestampCertificates...)
+			if len(certs) == 0 {
+				continue
+			}
+			more, err := s.Revocation(ctx, certs)
+			if err != nil {
+				gaps = append(gaps, fmt.Sprintf("signature %q: %s", sig.FieldName, db.Clip(err.Error(), 300)))
+				for _, c := range certs {
+					more.Certs = append(more.Certs, c.Raw)
+				}
+			}
+			vd = mergeValidationData(vd, more)
 		}
 	}
 	mid, err := os.CreateTemp("", "vellum-dss-*.pdf")
 	if err != nil {
-		return fmt.Errorf("spool DSS revision: %w", err)
+		return gaps, fmt.Errorf("spool DSS revision: %w", err)
 	}
 	defer removeTemp(mid)
 	cw := &countWriter{w: mid}
 	if err := pades.AddDSS(ctx, in, size, cw, vd); err != nil {
-		return fmt.Errorf("add DSS: %w", err)
+		return gaps, fmt.Errorf("add DSS: %w", err)
 	}
 	if err := pades.AddDocumentTimestamp(ctx, mid, cw.n, out, s.Timestamper); err != nil {
-		return fmt.Errorf("add document timestamp: %w", err)
+		return gaps, fmt.Errorf("add document timestamp: %w", err)
 	}
-	return nil
+	return gaps, nil
 }
 
-// timestampCertificates returns the certificates inside the signatures'
-// time-stamp tokens, which need validation data like the signers' own.
-func timestampCertificates(rep *pades.Report) []*x509.Certificate {
-	var certs []*x509.Certificate
-	for _, sig := range rep.Signatures {
-		certs = append(certs, sig.TimestampCertificates...)
+// ownSignature reports whether a signature field is one this envelope's
+// signers made (see signDocuments for the name).
+func ownSignature(env *Envelope, field string) bool {
+	for _, r := range env.Recipients {
+		if strings.HasPrefix(field, "Signature-"+r.ID+"-") {
+			return true
+		}
 	}
-	return certs
+	return false
+}
+
+// mergeValidationData appends b's items to a's, once each.
+func mergeValidationData(a, b pades.ValidationData) pades.ValidationData {
+	seen := map[string]bool{}
+	for _, l := range [][][]byte{a.Certs, a.OCSPs, a.CRLs} {
+		for _, x := range l {
+			seen[string(x)] = true
+		}
+	}
+	add := func(dst [][]byte, items [][]byte) [][]byte {
+		for _, x := range items {
+			if !seen[string(x)] {
+				seen[string(x)] = true
+				dst = append(dst, x)
+			}
+		}
+		return dst
+	}
+	a.Certs, a.OCSPs, a.CRLs = add(a.Certs, b.Certs), add(a.OCSPs, b.OCSPs), add(a.CRLs, b.CRLs)
+	return a
+}
+
+// recordValidationGaps notes in the envelope's audit trail which foreign
+// signatures' validation data could not be embedded, once: a finalize that
+// runs again after a crash finds the event and adds none.
+func (s *Service) recordValidationGaps(ctx context.Context, env *Envelope, gaps []string) error {
+	if len(gaps) == 0 {
+		return nil
+	}
+	return s.DB.WithTx(ctx, func(ctx context.Context) error {
+		chain, err := s.EventLog.Chain(ctx, env.ID)
+		if err != nil {
+			return err
+		}
+		for _, e := range chain.Events {
+			if e.Type == EventValidationDataUnavailable {
+				return nil
+			}
+		}
+		return s.record(ctx, env, EventValidationDataUnavailable, System, "", map[string]string{
+			"signatures": strings.Join(gaps, "\n"),
+			"effect":     "embedded without revocation data; the envelope completes",
+		})
+	})
 }
 
 // storeAuditTrail renders, seals and stores the audit trail under a fresh key.

@@ -30,6 +30,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/mail/mailtest"
+	"github.com/vellum-sign/vellum/internal/outbound"
 	"github.com/vellum-sign/vellum/internal/pdfreport"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/testenv"
@@ -130,8 +131,11 @@ func run(m *testing.M) int {
 	h.svc, err = envelope.NewService(envelope.Deps{
 		DB: h.pg.DB, Outbox: h.outbox, Blobs: h.blobs, Documents: h.docs, Accounts: h.accounts,
 		EventLog: audit.NewLog(h.pg.DB), Mailer: mailer, PKI: h.pki, Timestamper: ts,
-		Revocation: h.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, h.pki.Root())),
-		PublicURL:  h.base, TokenKey: key, Log: log, Now: h.clock.Now,
+		// As in production: the guarded client, the platform's own URL allowed.
+		Revocation: h.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{HTTPClient: outbound.NewClient(outbound.Config{
+			Timeout: 10 * time.Second, AllowHosts: []string{ln.Addr().String()}, MaxRedirects: 3,
+		})}, h.pki.Root())),
+		PublicURL: h.base, TokenKey: key, Log: log, Now: h.clock.Now,
 	})
 	if err != nil {
 		return fail(err)

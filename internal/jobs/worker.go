@@ -144,7 +144,7 @@ func (w *Worker) run(ctx context.Context, taskType string, t *asynq.Task, h Hand
 		now := time.Now().UTC()
 		if uerr := w.db.Conn(bctx).Model(&record{}).Where("id = ? AND status = ?", id, StatusRunning).
 			Updates(map[string]any{"status": StatusEnqueued, "claimed_until": nil, "relayed_at": now,
-				"last_error": truncate(err.Error(), 2000), "updated_at": now}).Error; uerr != nil {
+				"last_error": db.Clip(err.Error(), 2000), "updated_at": now}).Error; uerr != nil {
 			log.Error("release task claim", "err", uerr)
 		}
 		return err
@@ -210,7 +210,7 @@ func (w *Worker) finish(ctx context.Context, id, status, lastErr string) error {
 	now := time.Now().UTC()
 	return w.db.Conn(ctx).Model(&record{}).Where("id = ? AND status NOT IN ?", id, []string{StatusDone, StatusFailed}).
 		Updates(map[string]any{"status": status, "finished_at": now, "claimed_until": nil,
-			"last_error": truncate(lastErr, 2000), "updated_at": now}).Error
+			"last_error": db.Clip(lastErr, 2000), "updated_at": now}).Error
 }
 
 // Complete runs fn in a transaction that also marks the current task done,
@@ -233,11 +233,4 @@ func Complete(ctx context.Context, database *db.DB, fn func(ctx context.Context)
 		}
 		return fn(ctx)
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -296,7 +296,7 @@ func (d *Deliverer) recordChunk(ctx context.Context, w *work, rows []batchRow, o
 		a := Attempt{
 			ID: ident.New("att"), DeliveryID: r.ID, EndpointID: w.EndpointID, Number: 1, Trigger: TriggerScheduled,
 			URL: w.URL, StartedAt: out.started, DurationMS: int(out.duration / time.Millisecond),
-			ResponseBody: out.body, Error: truncate(out.err, maxErrorText),
+			ResponseBody: out.body, Error: db.Clip(out.err, maxErrorText),
 		}
 		if out.status != 0 {
 			a.ResponseStatus = &out.status

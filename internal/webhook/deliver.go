@@ -337,7 +337,7 @@ func attemptError(err error, timeout time.Duration) string {
 	if errors.As(err, &ue) && ue.Unwrap() != nil {
 		err = ue.Unwrap()
 	}
-	return truncate(err.Error(), maxErrorText)
+	return db.Clip(err.Error(), maxErrorText)
 }
 
 func isTimeout(err error) bool {
@@ -373,16 +373,6 @@ func cleanText(b []byte) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // retryDelay is the wait before automatic retry number n (from 0), with
 // jitter, stretched to a receiver's Retry-After.
 func (d *Deliverer) retryDelay(n int, retryAfter time.Duration) time.Duration {
@@ -416,7 +406,7 @@ func (d *Deliverer) record(ctx context.Context, w *work, p deliverPayload, out o
 		a := Attempt{
 			ID: ident.New("att"), DeliveryID: w.ID, EndpointID: w.EndpointID, Number: number, Trigger: trigger,
 			URL: w.URL, StartedAt: out.started, DurationMS: int(out.duration / time.Millisecond),
-			ResponseBody: out.body, Error: truncate(out.err, maxErrorText),
+			ResponseBody: out.body, Error: db.Clip(out.err, maxErrorText),
 		}
 		if out.status != 0 {
 			a.ResponseStatus = &out.status
