@@ -326,7 +326,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 	}
 	var wg sync.WaitGroup
 	dispCtx, stopDispatcher := context.WithCancel(context.WithoutCancel(ctx))
-	disp := jobs.NewDispatcher(a.db, a.outbox, a.queue, jobs.DispatcherConfig{RelayAfter: a.cfg.RelayAfter}, a.log.With("component", "outbox"))
+	disp := jobs.NewDispatcher(a.db, a.outbox, a.queue, jobs.DispatcherConfig{RelayAfter: a.cfg.RelayAfter, Redis: a.redis}, a.log.With("component", "outbox"))
 	wg.Add(1)
 	go func() { defer wg.Done(); disp.Run(dispCtx) }()
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"github.com/vellum-sign/vellum/internal/db"
@@ -26,6 +27,11 @@ type DispatcherConfig struct {
 	Retention time.Duration
 	// Batch is the number of rows relayed per transaction (default 200).
 	Batch int
+	// Redis, when set, is watched for losing its data (FLUSHALL, a restart
+	// without persistence): the dispatcher keeps a marker key there, and
+	// when it vanishes every enqueued task is relayed again at once rather
+	// than after RelayAfter.
+	Redis redis.UniversalClient
 }
 
 func (c *DispatcherConfig) defaults() {
@@ -51,7 +57,11 @@ type Dispatcher struct {
 	client *asynq.Client
 	cfg    DispatcherConfig
 	log    *slog.Logger
+	epoch  string // the marker value last seen in Redis
 }
+
+// epochKey is the marker whose disappearance shows Redis lost its data.
+const epochKey = "vellum:outbox:epoch"
 
 // NewDispatcher returns a dispatcher relaying outbox rows through client.
 func NewDispatcher(database *db.DB, outbox *Outbox, client *asynq.Client, cfg DispatcherConfig, log *slog.Logger) *Dispatcher {
@@ -66,6 +76,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	lastPrune := time.Time{}
 	failing := false
 	for {
+		if err := d.watchRedis(ctx); err != nil && ctx.Err() == nil {
+			d.log.Debug("check redis marker", "err", err)
+		}
 		for {
 			n, err := d.RelayOnce(ctx)
 			if err != nil {
@@ -102,6 +115,45 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
+// watchRedis compares the marker in Redis with the one seen last. A
+// missing marker means Redis lost its data (or never had it: then the
+// requeue below only costs a duplicate check per task); a different one
+// means another dispatcher saw that first. Either way the enqueued tasks
+// may be gone from Redis, so they become pending and are relayed now.
+func (d *Dispatcher) watchRedis(ctx context.Context) error {
+	if d.cfg.Redis == nil {
+		return nil
+	}
+	cur, err := d.cfg.Redis.Get(ctx, epochKey).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		fresh := newToken()
+		ok, err := d.cfg.Redis.SetNX(ctx, epochKey, fresh, 0).Result()
+		if err != nil {
+			return err
+		}
+		if ok {
+			cur = fresh
+		} else if cur, err = d.cfg.Redis.Get(ctx, epochKey).Result(); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	if cur == d.epoch {
+		return nil
+	}
+	n, err := d.outbox.requeueEnqueued(ctx)
+	if err != nil {
+		return err
+	}
+	if d.epoch != "" {
+		d.log.Warn("redis lost its data; relaying every enqueued task again", "tasks", n)
+	}
+	d.epoch = cur
+	return nil
+}
+
 // RelayOnce hands one batch of due rows to Asynq and reports how many.
 func (d *Dispatcher) RelayOnce(ctx context.Context) (int, error) {
 	relayed := 0
@@ -115,10 +167,21 @@ func (d *Dispatcher) RelayOnce(ctx context.Context) (int, error) {
 		if err := d.db.ForUpdate(q, true).Find(&rows).Error; err != nil {
 			return fmt.Errorf("select outbox rows: %w", err)
 		}
-		var ids []string
+		var ids, takenOver []string
 		for _, r := range rows {
+			// A running task whose claim ran out unrenewed lost its worker;
+			// that run's Asynq task may sit in Redis as active for minutes
+			// (until Asynq's own lease recovery), refusing its id, so the
+			// takeover goes out under a new one.
+			qid, takeover := r.ID, r.Status == StatusRunning
+			switch {
+			case takeover:
+				qid = fmt.Sprintf("%s#%d", r.ID, r.Takeovers+1)
+			case r.Takeovers > 0:
+				qid = fmt.Sprintf("%s#%d", r.ID, r.Takeovers)
+			}
 			opts := []asynq.Option{
-				asynq.TaskID(r.ID), asynq.Queue(r.Queue), asynq.MaxRetry(r.MaxRetry),
+				asynq.TaskID(qid), asynq.Queue(r.Queue), asynq.MaxRetry(r.MaxRetry),
 				asynq.Timeout(time.Duration(r.TimeoutSeconds) * time.Second),
 			}
 			if r.RunAt.After(now) {
@@ -126,25 +189,35 @@ func (d *Dispatcher) RelayOnce(ctx context.Context) (int, error) {
 			}
 			_, err := d.client.EnqueueContext(ctx, asynq.NewTask(r.Type, r.Payload), opts...)
 			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-				if len(ids) > 0 {
+				if len(ids)+len(takenOver) > 0 {
 					// Keep what did reach Redis recorded; the rest waits.
 					break
 				}
-				return fmt.Errorf("enqueue %s: %w", r.ID, err)
+				return fmt.Errorf("enqueue %s: %w", qid, err)
 			}
-			ids = append(ids, r.ID)
+			if takeover {
+				takenOver = append(takenOver, r.ID)
+			} else {
+				ids = append(ids, r.ID)
+			}
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		// One UPDATE for the batch: the rows stay locked until it commits.
-		upd := d.db.Conn(ctx).Model(&record{}).Where("id IN ?", ids).Updates(map[string]any{
+		// One UPDATE per kind: the rows stay locked until it commits.
+		set := map[string]any{
 			"status": StatusEnqueued, "relayed_at": now, "relays": gorm.Expr("relays + 1"), "updated_at": now,
-		})
-		if upd.Error != nil {
-			return fmt.Errorf("mark %d tasks enqueued: %w", len(ids), upd.Error)
 		}
-		relayed = len(ids)
+		if len(ids) > 0 {
+			if err := d.db.Conn(ctx).Model(&record{}).Where("id IN ?", ids).Updates(set).Error; err != nil {
+				return fmt.Errorf("mark %d tasks enqueued: %w", len(ids), err)
+			}
+		}
+		if len(takenOver) > 0 {
+			set["takeovers"], set["claimed_until"], set["claim_token"] = gorm.Expr("takeovers + 1"), nil, ""
+			if err := d.db.Conn(ctx).Model(&record{}).Where("id IN ?", takenOver).Updates(set).Error; err != nil {
+				return fmt.Errorf("take over %d tasks: %w", len(takenOver), err)
+			}
+			d.log.Info("took over tasks whose worker stopped renewing its claim", "count", len(takenOver))
+		}
+		relayed = len(ids) + len(takenOver)
 		return nil
 	})
 	return relayed, err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +27,9 @@ var (
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashChildEnv); path != "" {
 		runCrashChild(path)
+	}
+	if os.Getenv(hangChildDB) != "" {
+		runHangChild()
 	}
 	svc, err := testenv.StartServices(context.Background(), "jobs")
 	if err != nil {
@@ -111,9 +115,11 @@ type harness struct {
 
 // start runs a dispatcher and a worker whose "test:effect" handler writes one
 // effects row per task inside jobs.Complete.
-func start(t *testing.T, ctx context.Context, redisAddr, table string, delay time.Duration) *harness {
+func start(t *testing.T, ctx context.Context, redisAddr, table string, delay time.Duration, log *slog.Logger) *harness {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	opt := asynq.RedisClientOpt{Addr: redisAddr, DB: rdb.DB, DialTimeout: 500 * time.Millisecond}
 	h := &harness{outbox: jobs.NewOutbox(pg.DB)}
 	client := asynq.NewClient(opt)
@@ -198,12 +204,18 @@ func TestOutbox_SurvivesRedisOutageDuringCommits(t *testing.T) {
 	createEffects(t, ctx, "effects_outage")
 	p := newProxy(t, rdb.Addr)
 	p.cut()
-	h := start(t, ctx, p.addr(), "effects_outage", 0)
+	relayFailed := &signal{msg: "outbox relay failing", ch: make(chan struct{})}
+	h := start(t, ctx, p.addr(), "effects_outage", 0, slog.New(relayFailed))
 
 	const n = 40
 	commitStateChanges(t, ctx, h, "outage", n)
-	// Redis is unreachable: every committed task must still be waiting in the database.
-	time.Sleep(500 * time.Millisecond)
+	// Redis is unreachable: once the dispatcher has tried and failed, every
+	// committed task must still be waiting in the database.
+	select {
+	case <-relayFailed.ch:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dispatcher never reported failing to relay")
+	}
 	var pending int64
 	if err := pg.DB.Conn(ctx).Raw("SELECT COUNT(*) FROM outbox_tasks WHERE id LIKE 'test:effect:outage-%' AND status = 'pending'").Scan(&pending).Error; err != nil {
 		t.Fatal(err)
@@ -219,7 +231,7 @@ func TestOutbox_SurvivesRedisOutageDuringCommits(t *testing.T) {
 func TestOutbox_SurvivesRedisFlushMidRun(t *testing.T) {
 	ctx := context.Background()
 	createEffects(t, ctx, "effects_flush")
-	h := start(t, ctx, rdb.Addr, "effects_flush", 50*time.Millisecond)
+	h := start(t, ctx, rdb.Addr, "effects_flush", 50*time.Millisecond, nil)
 
 	const n = 60
 	commitStateChanges(t, ctx, h, "flush", n)
@@ -251,7 +263,7 @@ func TestOutbox_SurvivesRedisFlushMidRun(t *testing.T) {
 func TestOutbox_SameTaskCommittedTwiceRunsOnce(t *testing.T) {
 	ctx := context.Background()
 	createEffects(t, ctx, "effects_dup")
-	h := start(t, ctx, rdb.Addr, "effects_dup", 0)
+	h := start(t, ctx, rdb.Addr, "effects_dup", 0, nil)
 	commitStateChanges(t, ctx, h, "dup", 10)
 	commitStateChanges(t, ctx, h, "dup", 10)
 	waitExactlyOnce(t, ctx, "effects_dup", "dup", 10)
@@ -283,3 +295,20 @@ func TestTask_RejectsMissingKeyAndUnknownQueue(t *testing.T) {
 		}
 	}
 }
+
+// signal is a slog handler that closes ch the first time msg is logged.
+type signal struct {
+	msg  string
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (s *signal) Enabled(context.Context, slog.Level) bool { return true }
+func (s *signal) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, s.msg) {
+		s.once.Do(func() { close(s.ch) })
+	}
+	return nil
+}
+func (s *signal) WithAttrs([]slog.Attr) slog.Handler { return s }
+func (s *signal) WithGroup(string) slog.Handler      { return s }

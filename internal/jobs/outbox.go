@@ -100,9 +100,21 @@ func (o *Outbox) Unfinished(ctx context.Context) (int64, error) {
 // dev`): the dispatcher relays them at once instead of after RelayAfter.
 func (o *Outbox) RequeueUnfinished(ctx context.Context) (int64, error) {
 	res := o.db.Conn(ctx).Model(&record{}).Where("status IN ?", []string{StatusEnqueued, StatusRunning}).
-		Updates(map[string]any{"status": StatusPending, "claimed_until": nil, "updated_at": time.Now().UTC()})
+		Updates(map[string]any{"status": StatusPending, "claimed_until": nil, "claim_token": "", "updated_at": time.Now().UTC()})
 	if res.Error != nil {
 		return 0, fmt.Errorf("requeue unfinished tasks: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// requeueEnqueued marks every enqueued task pending, for a Redis that lost
+// them: running ones keep their live claims (a dead worker's run out and
+// are taken over).
+func (o *Outbox) requeueEnqueued(ctx context.Context) (int64, error) {
+	res := o.db.Conn(ctx).Model(&record{}).Where("status = ?", StatusEnqueued).
+		Updates(map[string]any{"status": StatusPending, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return 0, fmt.Errorf("requeue enqueued tasks: %w", res.Error)
 	}
 	return res.RowsAffected, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -56,6 +57,10 @@ func (t Task) validate() error {
 	if t.Type == "" || t.Key == "" {
 		return errors.New("task needs a type and a key")
 	}
+	if strings.Contains(t.ID(), "#") {
+		// '#' separates the takeover count in Asynq task ids (rowID).
+		return fmt.Errorf("task %s: '#' is reserved", t.ID())
+	}
 	if t.Queue != "" {
 		if _, ok := Queues[t.Queue]; !ok {
 			return fmt.Errorf("task %s: unknown queue %q", t.ID(), t.Queue)
@@ -83,7 +88,7 @@ func (t Task) payloadBytes() ([]byte, error) {
 const (
 	StatusPending  = "pending"  // committed, not yet in Redis
 	StatusEnqueued = "enqueued" // handed to Asynq
-	StatusRunning  = "running"  // claimed by a worker until claimed_until
+	StatusRunning  = "running"  // claimed by a worker until claimed_until, renewed while it runs
 	StatusDone     = "done"
 	StatusFailed   = "failed" // retries exhausted
 )
@@ -102,6 +107,8 @@ type record struct {
 	Relays         int
 	RelayedAt      *time.Time
 	ClaimedUntil   *time.Time
+	ClaimToken     string
+	Takeovers      int
 	LastError      string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time

@@ -223,9 +223,17 @@ func TestDeliver_GoneDisablesEndpointAndNotifies(t *testing.T) {
 	if d := h.deliveryOf(t, ep.ID, ev.ID); d.Status != webhook.StatusFailed || d.Delivery.Attempts != 1 {
 		t.Fatalf("delivery %s after %d attempts, want FAILED after 1", d.Status, d.Delivery.Attempts)
 	}
-	// A disabled endpoint gets nothing more.
-	h.publish(t, webhook.EventEnvelopeVoided, map[string]string{"id": "env_g2"})
-	time.Sleep(500 * time.Millisecond)
+	// A disabled endpoint gets nothing more: publishing commits no delivery
+	// (and so no task) for it, so nothing can be sent later either.
+	ev2 := h.publish(t, webhook.EventEnvelopeVoided, map[string]string{"id": "env_g2"})
+	var queued int64
+	if err := pg.DB.Conn(context.Background()).Raw("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = ? AND event_id = ?",
+		ep.ID, ev2.ID).Scan(&queued).Error; err != nil {
+		t.Fatal(err)
+	}
+	if queued != 0 {
+		t.Fatalf("%d deliveries queued for a disabled endpoint", queued)
+	}
 	if rc.count() != 1 {
 		t.Fatalf("disabled endpoint received %d requests", rc.count())
 	}
