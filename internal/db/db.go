@@ -5,7 +5,9 @@ package db
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -145,6 +147,7 @@ type txKey struct{}
 type txState struct {
 	tx          *gorm.DB
 	afterCommit []func()
+	id          string
 }
 
 // Conn returns the handle to use in ctx: the open transaction if there is one,
@@ -191,6 +194,27 @@ func AfterCommit(ctx context.Context, f func()) {
 		return
 	}
 	f()
+}
+
+// TxID names the transaction in ctx: the same for every call within it,
+// never the same for two transactions (random, so it does not depend on
+// the engine's own ids, which restart). Outside a transaction each call
+// gets a fresh one.
+func TxID(ctx context.Context) string {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		return randomID()
+	}
+	if st.id == "" {
+		st.id = randomID()
+	}
+	return st.id
+}
+
+func randomID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // ForUpdate adds SELECT … FOR UPDATE where the dialect has it; SQLite

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -196,10 +195,7 @@ func (d *Deliverer) claim(ctx context.Context, endpointID string, now, lease tim
 						AND p.status = ? AND p.attempts = 0 AND p.generation = 1 AND p.next_attempt_at > ?
 						AND (p.occurred_at < dl.occurred_at OR (p.occurred_at = dl.occurred_at AND p.id < dl.id))
 						AND p.created_at > ?))
-			ORDER BY dl.occurred_at, dl.id LIMIT ?`
-		if d.db.Dialect() == db.Postgres {
-			q += " FOR UPDATE SKIP LOCKED"
-		}
+			ORDER BY dl.occurred_at, dl.id LIMIT ?` + d.db.LockSQL(true)
 		var ids []string
 		if err := d.db.Conn(ctx).Raw(q, endpointID, StatusPending, now, StatusPending, now,
 			now.Add(-d.cfg.OrderWait), batchChunk).Scan(&ids).Error; err != nil {
@@ -366,47 +362,24 @@ func (d *Deliverer) recordChunk(ctx context.Context, w *work, rows []batchRow, o
 }
 
 // updateRows applies a chunk's updates to the deliveries still leased to
-// it, and returns the ids it updated: on PostgreSQL in one statement.
+// it, and returns the ids it updated.
 func (d *Deliverer) updateRows(ctx context.Context, ups []rowUpdate, lease, now time.Time) (map[string]bool, error) {
-	updated := make(map[string]bool, len(ups))
-	if d.db.Dialect() == db.Postgres {
-		var sb strings.Builder
-		args := make([]any, 0, 8*len(ups)+3)
-		args = append(args, now)
-		sb.WriteString(`UPDATE webhook_deliveries d SET attempts = 1, status = v.status, last_attempt_at = v.started,
-			last_error = v.err, last_response_status = v.rstatus, next_attempt_at = v.next,
-			retries = v.retries, generation = v.gen, updated_at = ?
-			FROM (VALUES `)
-		for i, u := range ups {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?::text, ?::text, ?::timestamptz, ?::text, ?::int, ?::timestamptz, ?::int, ?::int)")
-			args = append(args, u.id, u.status, u.started, u.err, u.rstatus, u.next, u.retries, u.gen)
-		}
-		sb.WriteString(`) AS v(id, status, started, err, rstatus, next, retries, gen)
-			WHERE d.id = v.id AND d.status = ? AND d.attempts = 0 AND d.generation = 1 AND d.next_attempt_at = ?
-			RETURNING d.id`)
-		args = append(args, StatusPending, lease)
-		var ids []string
-		if err := d.db.Conn(ctx).Raw(sb.String(), args...).Scan(&ids).Error; err != nil {
-			return nil, fmt.Errorf("update webhook deliveries: %w", err)
-		}
-		for _, id := range ids {
-			updated[id] = true
-		}
-		return updated, nil
-	}
+	cols := []db.Column{{Name: "status", Type: "text"}, {Name: "last_attempt_at", Type: "timestamptz"},
+		{Name: "last_error", Type: "text"}, {Name: "last_response_status", Type: "int"},
+		{Name: "next_attempt_at", Type: "timestamptz"}, {Name: "retries", Type: "int"}, {Name: "generation", Type: "int"}}
+	values := make([][]any, 0, len(ups))
 	for _, u := range ups {
-		res := d.db.Conn(ctx).Model(&Delivery{}).
-			Where("id = ? AND status = ? AND attempts = 0 AND generation = 1 AND next_attempt_at = ?", u.id, StatusPending, lease).
-			Updates(map[string]any{"attempts": 1, "status": u.status, "last_attempt_at": u.started,
-				"last_error": u.err, "last_response_status": u.rstatus, "next_attempt_at": u.next,
-				"retries": u.retries, "generation": u.gen, "updated_at": now})
-		if res.Error != nil {
-			return nil, fmt.Errorf("update webhook delivery %s: %w", u.id, res.Error)
-		}
-		updated[u.id] = res.RowsAffected > 0
+		values = append(values, []any{u.id, u.status, u.started, u.err, u.rstatus, u.next, u.retries, u.gen})
+	}
+	ids, err := d.db.UpdateEach(ctx, "webhook_deliveries", "id", cols, values,
+		map[string]any{"attempts": 1, "updated_at": now},
+		"status = ? AND attempts = 0 AND generation = 1 AND next_attempt_at = ?", StatusPending, lease)
+	if err != nil {
+		return nil, fmt.Errorf("update webhook deliveries: %w", err)
+	}
+	updated := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		updated[id] = true
 	}
 	return updated, nil
 }

@@ -342,41 +342,28 @@ func (s *Service) Publish(ctx context.Context, e Event) error {
 		return fmt.Errorf("publish webhook event %s: %w", e.ID, err)
 	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		// batch names the transaction: its messages to one endpoint share
-		// one task. On PostgreSQL the transaction id (with the
-		// transaction's start, in case ids ever restart) is unique for
-		// good; elsewhere each Publish gets its own.
-		sel := "id, events, '' AS batch"
-		if s.db.Dialect() == db.Postgres {
-			sel = "id, events, txid_current()::text || '.' || " +
-				"(EXTRACT(EPOCH FROM transaction_timestamp()) * 1000000)::bigint::text AS batch"
-		}
 		var endpoints []struct {
 			ID     string
 			Events []string `gorm:"serializer:json"`
-			Batch  string
 		}
-		err := s.db.Conn(ctx).Table("webhook_endpoints").Select(sel).
+		err := s.db.Conn(ctx).Table("webhook_endpoints").Select("id, events").
 			Where("account_id = ? AND environment = ? AND enabled", e.AccountID, e.Environment).
 			Find(&endpoints).Error
 		if err != nil {
 			return fmt.Errorf("publish %s: find endpoints: %w", e.ID, err)
 		}
 		var targets []string
-		batch := ""
 		for _, ep := range endpoints {
 			if (&Endpoint{Events: ep.Events}).Subscribed(e.Type) {
 				targets = append(targets, ep.ID)
-				batch = ep.Batch
 			}
 		}
 		if len(targets) == 0 {
 			return nil
 		}
-		if batch == "" {
-			batch = ident.New("b")
-		}
-		_, err = s.record(ctx, e, targets, batch)
+		// The transaction names the batch: its messages to one endpoint
+		// share one task.
+		_, err = s.record(ctx, e, targets, "t"+db.TxID(ctx))
 		return err
 	})
 }
