@@ -215,7 +215,7 @@ var Vars = []Var{
 	{"VELLUM_LOG_FORMAT", "json", "json or text"},
 	{"VELLUM_WORKER_CONCURRENCY", "10", "tasks run at once per worker process"},
 	{"VELLUM_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and tasks on SIGTERM"},
-	{"VELLUM_OUTBOX_RELAY_AFTER", "1m", "re-enqueue an unfinished task after this long"},
+	{"VELLUM_OUTBOX_RELAY_AFTER", "10s", "hand a due task that is still unfinished to Redis again after this long (one that a dead worker took without claiming it is taken over)"},
 	{"VELLUM_RATE_LIMIT_PER_MINUTE", "100", "sustained requests per minute per API key (0: no limit)"},
 	{"VELLUM_RATE_LIMIT_BURST", "200", "burst size per API key"},
 	{"VELLUM_IP_RATE_LIMIT_PER_MINUTE", "60", "requests per minute per client IP on public routes and failed authentication (0: no limit)"},

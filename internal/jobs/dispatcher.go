@@ -18,10 +18,11 @@ import (
 type DispatcherConfig struct {
 	// Interval between polls when nothing wakes the dispatcher (default 1 s).
 	Interval time.Duration
-	// RelayAfter is how long an enqueued task may stay unfinished before it
-	// is handed to Asynq again (default 1 min). A task still in Redis is
-	// refused as a duplicate id, so a re-relay costs one round trip; a task
-	// Redis lost is queued again.
+	// RelayAfter is how long a due enqueued task may stay unfinished before
+	// it is handed to Asynq again (default 10 s). A task still in Redis is
+	// refused as a duplicate id, so a re-relay costs a round trip or two; a
+	// task Redis lost is queued again, and one a dead worker took from Redis
+	// without claiming it is taken over.
 	RelayAfter time.Duration
 	// Retention keeps finished rows this long before pruning (default 7 days).
 	Retention time.Duration
@@ -39,7 +40,7 @@ func (c *DispatcherConfig) defaults() {
 		c.Interval = time.Second
 	}
 	if c.RelayAfter <= 0 {
-		c.RelayAfter = time.Minute
+		c.RelayAfter = 10 * time.Second
 	}
 	if c.Retention <= 0 {
 		c.Retention = 7 * 24 * time.Hour
@@ -58,6 +59,8 @@ type Dispatcher struct {
 	cfg    DispatcherConfig
 	log    *slog.Logger
 	epoch  string // the marker value last seen in Redis
+
+	inspector *asynq.Inspector // nil without DispatcherConfig.Redis
 }
 
 // epochKey is the marker whose disappearance shows Redis lost its data.
@@ -66,7 +69,11 @@ const epochKey = "vellum:outbox:epoch"
 // NewDispatcher returns a dispatcher relaying outbox rows through client.
 func NewDispatcher(database *db.DB, outbox *Outbox, client *asynq.Client, cfg DispatcherConfig, log *slog.Logger) *Dispatcher {
 	cfg.defaults()
-	return &Dispatcher{db: database, outbox: outbox, client: client, cfg: cfg, log: log}
+	d := &Dispatcher{db: database, outbox: outbox, client: client, cfg: cfg, log: log}
+	if cfg.Redis != nil {
+		d.inspector = asynq.NewInspectorFromRedisClient(cfg.Redis)
+	}
+	return d
 }
 
 // Run relays until ctx ends.
@@ -161,33 +168,27 @@ func (d *Dispatcher) RelayOnce(ctx context.Context) (int, error) {
 		now := time.Now().UTC()
 		var rows []record
 		q := d.db.Conn(ctx).
-			Where("(status = ?) OR (status = ? AND relayed_at < ?) OR (status = ? AND claimed_until < ?)",
-				StatusPending, StatusEnqueued, now.Add(-d.cfg.RelayAfter), StatusRunning, now).
+			Where("(status = ?) OR (status = ? AND relayed_at < ? AND run_at <= ?) OR (status = ? AND claimed_until < ?)",
+				StatusPending, StatusEnqueued, now.Add(-d.cfg.RelayAfter), now, StatusRunning, now).
 			Order("run_at").Limit(d.cfg.Batch)
 		if err := d.db.ForUpdate(q, true).Find(&rows).Error; err != nil {
 			return fmt.Errorf("select outbox rows: %w", err)
 		}
 		var ids, takenOver []string
+		orphaned := d.orphans()
 		for _, r := range rows {
 			// A running task whose claim ran out unrenewed lost its worker;
 			// that run's Asynq task may sit in Redis as active for minutes
 			// (until Asynq's own lease recovery), refusing its id, so the
 			// takeover goes out under a new one.
-			qid, takeover := r.ID, r.Status == StatusRunning
-			switch {
-			case takeover:
-				qid = fmt.Sprintf("%s#%d", r.ID, r.Takeovers+1)
-			case r.Takeovers > 0:
-				qid = fmt.Sprintf("%s#%d", r.ID, r.Takeovers)
+			takeover := r.Status == StatusRunning
+			qid := r.asynqID(takeover)
+			err := d.enqueue(ctx, r, qid, now)
+			if errors.Is(err, asynq.ErrTaskIDConflict) && r.Status == StatusEnqueued && orphaned(r.Queue, qid) {
+				// Taken by a worker that died before claiming it.
+				takeover, qid = true, r.asynqID(true)
+				err = d.enqueue(ctx, r, qid, now)
 			}
-			opts := []asynq.Option{
-				asynq.TaskID(qid), asynq.Queue(r.Queue), asynq.MaxRetry(r.MaxRetry),
-				asynq.Timeout(time.Duration(r.TimeoutSeconds) * time.Second),
-			}
-			if r.RunAt.After(now) {
-				opts = append(opts, asynq.ProcessAt(r.RunAt))
-			}
-			_, err := d.client.EnqueueContext(ctx, asynq.NewTask(r.Type, r.Payload), opts...)
 			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 				if len(ids)+len(takenOver) > 0 {
 					// Keep what did reach Redis recorded; the rest waits.
@@ -221,6 +222,62 @@ func (d *Dispatcher) RelayOnce(ctx context.Context) (int, error) {
 		return nil
 	})
 	return relayed, err
+}
+
+// asynqID is the id the row's task has in Asynq: id#n after n takeovers,
+// or the next one for a takeover now.
+func (r record) asynqID(takeover bool) string {
+	n := r.Takeovers
+	if takeover {
+		n++
+	}
+	if n == 0 {
+		return r.ID
+	}
+	return fmt.Sprintf("%s#%d", r.ID, n)
+}
+
+func (d *Dispatcher) enqueue(ctx context.Context, r record, qid string, now time.Time) error {
+	opts := []asynq.Option{
+		asynq.TaskID(qid), asynq.Queue(r.Queue), asynq.MaxRetry(r.MaxRetry),
+		asynq.Timeout(time.Duration(r.TimeoutSeconds) * time.Second),
+	}
+	if r.RunAt.After(now) {
+		opts = append(opts, asynq.ProcessAt(r.RunAt))
+	}
+	_, err := d.client.EnqueueContext(ctx, asynq.NewTask(r.Type, r.Payload), opts...)
+	return err
+}
+
+// orphans returns a test for tasks Asynq holds as active although no live
+// worker runs them: a worker that died between taking a task from Redis and
+// claiming it in the outbox. Asynq would hand such a task out again only
+// after its own lease and recovery sweep (about 1.5 min). Live workers are
+// read once, on first use; without Redis nothing counts as orphaned.
+func (d *Dispatcher) orphans() func(queue, qid string) bool {
+	if d.inspector == nil {
+		return func(string, string) bool { return false }
+	}
+	var live map[string]bool
+	return func(queue, qid string) bool {
+		info, err := d.inspector.GetTaskInfo(queue, qid)
+		if err != nil || info.State != asynq.TaskStateActive {
+			return false
+		}
+		if live == nil {
+			servers, err := d.inspector.Servers()
+			if err != nil {
+				return false
+			}
+			live = map[string]bool{}
+			for _, s := range servers {
+				for _, w := range s.ActiveWorkers {
+					live[w.TaskID] = true
+				}
+			}
+		}
+		return !live[qid]
+	}
 }
 
 // Prune deletes finished rows older than the retention.

@@ -25,6 +25,7 @@ const recoveryGoal = 15 * time.Second
 const (
 	hangChildDB    = "VELLUM_JOBS_HANG_CHILD_DB"
 	hangChildRedis = "VELLUM_JOBS_HANG_CHILD_REDIS"
+	hangChildRaw   = "VELLUM_JOBS_HANG_CHILD_RAW"
 )
 
 // runHangChild is a worker whose "test:recover" handler marks that it
@@ -43,6 +44,24 @@ func runHangChild() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ob := jobs.NewOutbox(d)
 	go jobs.NewDispatcher(d, ob, asynq.NewClient(opt), jobs.DispatcherConfig{Interval: 50 * time.Millisecond}, log).Run(ctx)
+	if os.Getenv(hangChildRaw) != "" {
+		// Takes tasks from Redis and dies before claiming them: the window
+		// between Asynq handing a task out and the outbox claim.
+		srv := asynq.NewServer(opt, asynq.Config{Concurrency: 4, TaskCheckInterval: 20 * time.Millisecond,
+			Logger: nil, LogLevel: asynq.FatalLevel})
+		mux := asynq.NewServeMux()
+		mux.HandleFunc("test:recover", func(ctx context.Context, t *asynq.Task) error {
+			id, _ := asynq.GetTaskID(ctx)
+			if err := d.Conn(ctx).Exec("INSERT INTO recover_started (task_key) VALUES (?)", id).Error; err != nil {
+				return err
+			}
+			select {}
+		})
+		if err := srv.Start(mux); err != nil {
+			fatal(err)
+		}
+		select {}
+	}
 	w := jobs.NewWorker(d, opt, jobs.WorkerConfig{Concurrency: 4, Logger: log})
 	w.Handle("test:recover", func(ctx context.Context, dl jobs.Delivery) error {
 		if err := d.Conn(ctx).Exec("INSERT INTO recover_started (task_key) VALUES (?)", dl.ID).Error; err != nil {
@@ -143,34 +162,45 @@ func waitAllOnce(t *testing.T, prefix string, n int, since time.Time, limit time
 }
 
 func TestWorker_KilledWorkersTasksResumeWithinSecondsOfRestart(t *testing.T) {
-	resetRecoverTables(t)
-	const n = 6
-	enqueueRecover(t, "kill", n)
-	child := exec.Command(os.Args[0], "-test.run=^$", "-test.timeout=5m")
-	child.Env = append(os.Environ(), hangChildDB+"="+pg.URL, hangChildRedis+"="+rdb.URL)
-	child.Stdout, child.Stderr = os.Stderr, os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name, prefix, raw string
+		claimed           bool
+	}{
+		{"claimed", "kill", "", true},
+		{"taken from Redis but not yet claimed", "orphan", "1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resetRecoverTables(t)
+			const n = 6
+			enqueueRecover(t, tc.prefix, n)
+			child := exec.Command(os.Args[0], "-test.run=^$", "-test.timeout=5m")
+			child.Env = append(os.Environ(), hangChildDB+"="+pg.URL, hangChildRedis+"="+rdb.URL, hangChildRaw+"="+tc.raw)
+			child.Stdout, child.Stderr = os.Stderr, os.Stderr
+			if err := child.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for countRows(t, "SELECT COUNT(*) FROM recover_started") < 4 {
+				if time.Now().After(deadline) {
+					_ = child.Process.Kill()
+					t.Fatal("the child started no task within 60s")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = child.Wait()
+			running := countRows(t, "SELECT COUNT(*) FROM outbox_tasks WHERE id LIKE ? AND status = 'running'", "test:recover:"+tc.prefix+"-%")
+			if (running > 0) != tc.claimed {
+				t.Fatalf("%d tasks running in the outbox when the worker died; the test proves nothing", running)
+			}
+			restarted := time.Now()
+			recoverHarness(t, pg.DB, rdb.Addr, jobs.DispatcherConfig{Redis: rdb.Client})
+			took := waitAllOnce(t, tc.prefix, n, restarted, recoveryGoal)
+			t.Logf("every task of the killed worker done %s after the restart", took.Round(10*time.Millisecond))
+		})
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for countRows(t, "SELECT COUNT(*) FROM recover_started") < 4 {
-		if time.Now().After(deadline) {
-			_ = child.Process.Kill()
-			t.Fatal("the child started no task within 60s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = child.Wait()
-	if r := countRows(t, "SELECT COUNT(*) FROM outbox_tasks WHERE id LIKE 'test:recover:kill-%' AND status = 'running'"); r == 0 {
-		t.Fatal("no task was running when the worker died; the test proves nothing")
-	}
-	restarted := time.Now()
-	recoverHarness(t, pg.DB, rdb.Addr, jobs.DispatcherConfig{})
-	took := waitAllOnce(t, "kill", n, restarted, recoveryGoal)
-	t.Logf("every task of the killed worker done %s after the restart", took.Round(10*time.Millisecond))
 }
 
 func TestWorker_TasksResumeWithinSecondsOfTheDatabasesReturn(t *testing.T) {

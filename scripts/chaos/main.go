@@ -1,0 +1,673 @@
+// Command chaos is the fault run of issue 9: `vellum serve` and `vellum
+// worker` against their own PostgreSQL (initdb in a temporary directory),
+// Redis (redis-server on a free port) and versitygw, N envelopes of one
+// document and two signers driven through the API, and in the middle of
+// them a kill -9 of the worker, a FLUSHALL of that Redis and a restart of
+// that PostgreSQL. It then checks that every envelope completed, that each
+// signed document holds exactly one signature per signer, and that the
+// outbox is empty, and prints how long each fault took to recover from:
+// the time from the worker's restart, Redis's flush or PostgreSQL's return
+// until every task that was unfinished at the fault had run again.
+//
+// It never touches the shared PostgreSQL or Redis.
+//
+//	make build && go run ./scripts/chaos -n 120
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vellum-sign/vellum/internal/db"
+	"github.com/vellum-sign/vellum/internal/ident"
+	"github.com/vellum-sign/vellum/internal/pdfreport"
+	"github.com/vellum-sign/vellum/internal/testenv"
+	"github.com/vellum-sign/vellum/pkg/pades"
+)
+
+func main() {
+	bin := flag.String("vellum", "bin/vellum", "vellum binary (make build)")
+	n := flag.Int("n", 120, "envelopes")
+	conc := flag.Int("c", 6, "envelopes in flight at once")
+	pgDown := flag.Duration("pg-down", 8*time.Second, "how long PostgreSQL stays stopped")
+	flag.Parse()
+	r := &run{bin: *bin, n: *n, conc: *conc, pgDown: *pgDown}
+	err := r.main()
+	r.cleanup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(1)
+	}
+}
+
+type run struct {
+	bin       string
+	n, conc   int
+	pgDown    time.Duration
+	tmp       string
+	pgDir     string
+	pgPort    int
+	pgURL     string
+	redisPort int
+	redis     *exec.Cmd
+	s3        *testenv.S3Server
+	env       []string
+	base      string
+	key       string
+	serve     *exec.Cmd
+	worker    *exec.Cmd
+	hc        *http.Client
+	db        *db.DB
+	done      atomic.Int64 // envelopes whose signers have all signed
+	cleanups  []func()
+}
+
+func (r *run) cleanup() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+}
+
+func (r *run) main() error {
+	ctx := context.Background()
+	var err error
+	if r.tmp, err = os.MkdirTemp("", "vellum-chaos-"); err != nil {
+		return err
+	}
+	r.cleanups = append(r.cleanups, func() { _ = os.RemoveAll(r.tmp) })
+	if err := r.startPostgres(); err != nil {
+		return err
+	}
+	if err := r.startRedis(); err != nil {
+		return err
+	}
+	if r.s3, err = testenv.StartS3(ctx); err != nil {
+		return err
+	}
+	r.cleanups = append(r.cleanups, func() { _ = r.s3.Close() })
+	if err := r.setup(); err != nil {
+		return err
+	}
+	if r.db, err = db.Open(ctx, r.pgURL); err != nil {
+		return err
+	}
+	r.serve, err = r.start("serve", "--addr", strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		return err
+	}
+	if err := r.startWorker(); err != nil {
+		return err
+	}
+	if err := waitReady(r.base + "/readyz"); err != nil {
+		return err
+	}
+
+	pdf, err := samplePDF()
+	if err != nil {
+		return err
+	}
+	r.hc = &http.Client{Timeout: 2 * time.Minute}
+	start := time.Now()
+	ids := make([]string, r.n)
+	errs := make(chan error, r.n)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < r.conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				id, err := r.envelope(i, pdf)
+				ids[i] = id
+				if err != nil {
+					errs <- fmt.Errorf("envelope %d: %w", i, err)
+				}
+			}
+		}()
+	}
+	go func() {
+		for i := 0; i < r.n; i++ {
+			jobs <- i
+		}
+		close(jobs)
+	}()
+
+	var results []string
+	waitDone := func(frac float64) {
+		for r.done.Load() < int64(frac*float64(r.n)) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Fault 1: kill -9 of the worker while it works; restart it 3 s later.
+	waitDone(0.2)
+	before, err := r.unfinished()
+	if err != nil {
+		return err
+	}
+	_ = r.worker.Process.Signal(syscall.SIGKILL)
+	_ = r.worker.Wait()
+	time.Sleep(3 * time.Second)
+	if err := r.startWorker(); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	results = append(results, r.recovered("worker kill -9 (restarted after 3 s)", before, t0))
+
+	// Fault 2: FLUSHALL of this run's own Redis.
+	waitDone(0.45)
+	if before, err = r.unfinished(); err != nil {
+		return err
+	}
+	if out, err := exec.Command("redis-cli", "-p", strconv.Itoa(r.redisPort), "FLUSHALL").CombinedOutput(); err != nil {
+		return fmt.Errorf("FLUSHALL: %w: %s", err, out)
+	}
+	t0 = time.Now()
+	results = append(results, r.recovered("Redis FLUSHALL", before, t0))
+
+	// Fault 3: this run's PostgreSQL stopped for pgDown, then started.
+	waitDone(0.7)
+	if before, err = r.unfinished(); err != nil {
+		return err
+	}
+	if err := r.pgCtl("stop", "-m", "fast"); err != nil {
+		return err
+	}
+	time.Sleep(r.pgDown)
+	if err := r.pgCtl("start"); err != nil {
+		return err
+	}
+	t0 = time.Now()
+	results = append(results, r.recovered(fmt.Sprintf("PostgreSQL restart (down %s)", r.pgDown), before, t0))
+
+	wg.Wait()
+	close(errs)
+	var failed []error
+	for err := range errs {
+		failed = append(failed, err)
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
+	}
+	fmt.Printf("%d envelopes driven in %s\n", r.n, time.Since(start).Round(time.Second))
+	for _, l := range results {
+		fmt.Println(l)
+	}
+	return r.check(ids)
+}
+
+// state is what the outbox said of a task at a fault.
+type state struct {
+	status   string
+	attempts int
+}
+
+// unfinished returns the tasks not done, with their attempts so far.
+func (r *run) unfinished() (map[string]state, error) {
+	var rows []struct {
+		ID       string
+		Status   string
+		Attempts int
+	}
+	err := r.db.Conn(context.Background()).Raw("SELECT id, status, attempts FROM outbox_tasks WHERE status NOT IN ('done', 'failed') AND run_at <= ?",
+		time.Now().UTC()).Scan(&rows).Error
+	out := map[string]state{}
+	for _, x := range rows {
+		out[x.ID] = state{x.Status, x.Attempts}
+	}
+	return out, err
+}
+
+// recovered waits until every task unfinished at the fault has run again
+// (is done, or was claimed once more) and reports how long after t0 that was.
+func (r *run) recovered(what string, before map[string]state, t0 time.Time) string {
+	left := len(before)
+	deadline := t0.Add(10 * time.Minute)
+	for left > 0 && time.Now().Before(deadline) {
+		now, err := r.unfinished()
+		if err != nil {
+			time.Sleep(200 * time.Millisecond) // the database may still be coming back
+			continue
+		}
+		left = 0
+		for id, s := range before {
+			if n, open := now[id]; open && n.attempts <= s.attempts {
+				left++
+			}
+		}
+		if left > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if took := time.Since(t0); took > 15*time.Second {
+		r.explain(what, before, t0)
+	}
+	if left > 0 {
+		return fmt.Sprintf("%-40s NOT recovered: %d of %d tasks still waiting after 10 min", what, left, len(before))
+	}
+	return fmt.Sprintf("%-40s %d tasks unfinished at the fault, all running again after %s", what, len(before), time.Since(t0).Round(100*time.Millisecond))
+}
+
+// explain prints, for a slow recovery, how each task of the fault went on.
+func (r *run) explain(what string, before map[string]state, t0 time.Time) {
+	for id, s := range before {
+		var x struct {
+			Status    string
+			Attempts  int
+			Takeovers int
+			LastError string
+			UpdatedAt time.Time
+			RunAt     time.Time
+		}
+		_ = r.db.Conn(context.Background()).Raw("SELECT status, attempts, takeovers, last_error, updated_at, run_at FROM outbox_tasks WHERE id = ?", id).Scan(&x).Error
+		fmt.Fprintf(os.Stderr, "%s: %s was %s/%d, now %s/%d takeovers %d updated +%s run_at %s err %.200q\n", what, id, s.status, s.attempts,
+			x.Status, x.Attempts, x.Takeovers, x.UpdatedAt.Sub(t0).Round(100*time.Millisecond), x.RunAt.Format(time.TimeOnly), x.LastError)
+	}
+}
+
+// check verifies the end state.
+func (r *run) check(ids []string) error {
+	ctx := context.Background()
+	deadline := time.Now().Add(10 * time.Minute)
+	var problems []string
+	for _, id := range ids {
+		var env struct {
+			Status     string
+			Recipients []struct{ ID, Status string }
+		}
+		for {
+			if err := r.call(http.MethodGet, "/api/v1/envelopes/"+id, nil, http.StatusOK, &env); err == nil && env.Status == "COMPLETED" {
+				break
+			}
+			if time.Now().After(deadline) {
+				problems = append(problems, fmt.Sprintf("%s: %s, not COMPLETED", id, env.Status))
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if env.Status != "COMPLETED" {
+			continue
+		}
+		pdf, err := r.get("/api/v1/envelopes/" + id + "/signed-document")
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: signed document: %v", id, err))
+			continue
+		}
+		rep, err := pades.Verify(bytes.NewReader(pdf), int64(len(pdf)), pades.VerifyOptions{})
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: verify: %v", id, err))
+			continue
+		}
+		for _, rc := range env.Recipients {
+			n := 0
+			for _, s := range rep.Signatures {
+				if strings.HasPrefix(s.FieldName, "Signature-"+rc.ID+"-") {
+					n++
+				}
+			}
+			if n != 1 {
+				problems = append(problems, fmt.Sprintf("%s: recipient %s has %d signatures, want 1", id, rc.ID, n))
+			}
+		}
+	}
+	// The outbox drains once every envelope is final (mails, webhooks).
+	var open, failed int64
+	for {
+		_ = r.db.Conn(ctx).Raw("SELECT COUNT(*) FROM outbox_tasks WHERE status NOT IN ('done', 'failed')").Scan(&open).Error
+		if open == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	_ = r.db.Conn(ctx).Raw("SELECT COUNT(*) FROM outbox_tasks WHERE status = 'failed'").Scan(&failed).Error
+	if open != 0 || failed != 0 {
+		problems = append(problems, fmt.Sprintf("outbox: %d unfinished, %d failed tasks", open, failed))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	fmt.Printf("all %d envelopes COMPLETED, one signature per signer in each signed document, outbox empty (0 failed)\n", len(ids))
+	return nil
+}
+
+// envelope drives one envelope: upload, create, send, both signers sign.
+// Every call is retried through the faults; POSTs carry an Idempotency-Key.
+func (r *run) envelope(i int, pdf []byte) (string, error) {
+	var doc struct{ ID string }
+	if err := r.retry(func(key string) error { return r.upload(pdf, key, &doc) }); err != nil {
+		return "", fmt.Errorf("upload: %w", err)
+	}
+	var env struct{ ID string }
+	body := map[string]any{
+		"subject": fmt.Sprintf("Chaos %d", i), "documentIds": []string{doc.ID},
+		"recipients": []map[string]any{
+			{"email": fmt.Sprintf("a%d@chaos.test", i), "name": "Signer A", "role": "SIGNER"},
+			{"email": fmt.Sprintf("b%d@chaos.test", i), "name": "Signer B", "role": "SIGNER"},
+		},
+	}
+	if err := r.retry(func(key string) error {
+		return r.post("/api/v1/envelopes", key, body, http.StatusCreated, &env)
+	}); err != nil {
+		return "", fmt.Errorf("create: %w", err)
+	}
+	var sent struct {
+		Recipients []struct {
+			SignURL string `json:"signUrl"`
+		}
+	}
+	if err := r.retry(func(key string) error {
+		return r.post("/api/v1/envelopes/"+env.ID+"/send", key, nil, http.StatusOK, &sent)
+	}); err != nil {
+		return env.ID, fmt.Errorf("send: %w", err)
+	}
+	for _, rc := range sent.Recipients {
+		tok := rc.SignURL[strings.LastIndex(rc.SignURL, "/s/")+3:]
+		err := r.retry(func(string) error {
+			err := r.callKey(http.MethodPost, "/api/v1/signer/"+tok+"/sign", "", "", map[string]any{
+				"consent": true, "signature": map[string]any{"type": "typed", "text": "Signer"}}, http.StatusOK, nil)
+			var se statusErr
+			if errors.As(err, &se) && se.status == http.StatusConflict {
+				return nil // signed by an earlier try whose answer was lost
+			}
+			return err
+		})
+		if err != nil {
+			return env.ID, fmt.Errorf("sign: %w", err)
+		}
+	}
+	r.done.Add(1)
+	return env.ID, nil
+}
+
+type statusErr struct {
+	status int
+	msg    string
+}
+
+func (e statusErr) Error() string { return fmt.Sprintf("HTTP %d: %.300s", e.status, e.msg) }
+
+// retry runs f until it succeeds or fails with a 4xx other than 409/429,
+// for up to 10 minutes; f gets the same idempotency key every time.
+func (r *run) retry(f func(key string) error) error {
+	key := ident.New("chaos")
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		err := f(key)
+		var se statusErr
+		if err == nil || errors.As(err, &se) && se.status >= 400 && se.status < 500 && se.status != http.StatusConflict && se.status != http.StatusTooManyRequests {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func (r *run) upload(pdf []byte, idemKey string, out any) error {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", "contract.pdf")
+	_, _ = fw.Write(pdf)
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, r.base+"/api/v1/documents", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Idempotency-Key", idemKey)
+	return r.send(req, http.StatusCreated, out)
+}
+
+func (r *run) post(path, idemKey string, body any, want int, out any) error {
+	return r.callKey(http.MethodPost, path, r.key, idemKey, body, want, out)
+}
+
+func (r *run) call(method, path string, body any, want int, out any) error {
+	return r.callKey(method, path, r.key, "", body, want, out)
+}
+
+func (r *run) callKey(method, path, apiKey, idemKey string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, r.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	return r.send(req, want, out)
+}
+
+func (r *run) get(path string) ([]byte, error) {
+	req, _ := http.NewRequest(http.MethodGet, r.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusErr{resp.StatusCode, string(b)}
+	}
+	return b, err
+}
+
+func (r *run) send(req *http.Request, want int, out any) error {
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return statusErr{resp.StatusCode, string(raw)}
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// --- the private stack ------------------------------------------------------
+
+func (r *run) startPostgres() error {
+	r.pgDir = filepath.Join(r.tmp, "pg")
+	if err := os.MkdirAll(r.pgDir, 0o700); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	r.pgPort = port
+	if os.Geteuid() == 0 {
+		// initdb refuses root; the directory goes to the postgres user.
+		if out, err := exec.Command("chown", "-R", "postgres", r.tmp).CombinedOutput(); err != nil {
+			return fmt.Errorf("chown: %w: %s", err, out)
+		}
+	}
+	if out, err := r.asPostgres("initdb", "-D", r.pgDir, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %w: %s", err, out)
+	}
+	if err := r.pgCtl("start"); err != nil {
+		return err
+	}
+	r.cleanups = append(r.cleanups, func() { _ = r.pgCtl("stop", "-m", "immediate") })
+	r.pgURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	return nil
+}
+
+func (r *run) asPostgres(name string, args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+	}
+	return exec.Command(name, args...)
+}
+
+func (r *run) pgCtl(action string, args ...string) error {
+	all := append([]string{"-D", r.pgDir, "-w", "-l", filepath.Join(r.pgDir, "log"),
+		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", r.pgPort, r.pgDir), action}, args...)
+	if out, err := r.asPostgres("pg_ctl", all...).CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl %s: %w: %s", action, err, out)
+	}
+	return nil
+}
+
+func (r *run) startRedis() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	r.redisPort = port
+	r.redis = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	r.redis.Stdout, r.redis.Stderr = io.Discard, os.Stderr
+	if err := r.redis.Start(); err != nil {
+		return err
+	}
+	r.cleanups = append(r.cleanups, func() { _ = r.redis.Process.Kill(); _ = r.redis.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			_ = c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("redis-server did not start")
+}
+
+func (r *run) setup() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	r.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	pki := filepath.Join(r.tmp, "pki")
+	r.env = append(append(os.Environ(), r.s3.Env()...),
+		"VELLUM_DATABASE_URL="+r.pgURL, fmt.Sprintf("VELLUM_REDIS_URL=redis://127.0.0.1:%d/0", r.redisPort),
+		"VELLUM_PUBLIC_URL="+r.base, "VELLUM_PKI_DIR="+pki, "VELLUM_TSA_BUILTIN=true", "VELLUM_LOG_LEVEL=warn",
+		"VELLUM_LOG_FORMAT=text", "VELLUM_RATE_LIMIT_PER_MINUTE=0", "VELLUM_IP_RATE_LIMIT_PER_MINUTE=0",
+		"VELLUM_MAIL=log",
+	)
+	out := func(args ...string) (string, error) {
+		cmd := exec.Command(r.bin, args...)
+		cmd.Env = r.env
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("vellum %s: %w\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b), nil
+	}
+	if _, err := out("migrate"); err != nil {
+		return err
+	}
+	if _, err := out("pki", "init", "--dir", pki, "--public-url", r.base); err != nil {
+		return err
+	}
+	o, err := out("accounts", "create", "--name", "Chaos")
+	if err != nil {
+		return err
+	}
+	if o, err = out("keys", "create", "--account", field(o, "Account:"), "--env", "test"); err != nil {
+		return err
+	}
+	r.key = field(o, "API key:")
+	return nil
+}
+
+func (r *run) start(args ...string) (*exec.Cmd, error) {
+	p := exec.Command(r.bin, args...)
+	p.Env = r.env
+	logf, err := os.OpenFile(filepath.Join(r.tmp, args[0]+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	p.Stdout, p.Stderr = logf, logf
+	if err := p.Start(); err != nil {
+		return nil, err
+	}
+	r.cleanups = append(r.cleanups, func() {
+		_ = p.Process.Signal(syscall.SIGTERM)
+		_ = p.Wait()
+		_ = logf.Close()
+	})
+	return p, nil
+}
+
+func (r *run) startWorker() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	r.worker, err = r.start("worker", "--addr", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return err
+	}
+	return waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+}
+
+func field(out, prefix string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(url string) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within 90s", url)
+}
+
+func samplePDF() ([]byte, error) {
+	d := pdfreport.New("Chaos contract")
+	d.Title("Chaos contract")
+	for i := 0; i < 30; i++ {
+		d.Para("The parties agree to the terms set out in this fault-run document.")
+	}
+	return d.Bytes()
+}
