@@ -327,8 +327,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 	var wg sync.WaitGroup
 	dispCtx, stopDispatcher := context.WithCancel(context.WithoutCancel(ctx))
 	disp := jobs.NewDispatcher(a.db, a.outbox, a.queue, jobs.DispatcherConfig{RelayAfter: a.cfg.RelayAfter, Redis: a.redis}, a.log.With("component", "outbox"))
-	wg.Add(1)
-	go func() { defer wg.Done(); disp.Run(dispCtx) }()
+	loops := disp.Loops()
 
 	var worker *jobs.Worker
 	if opts.worker {
@@ -337,31 +336,21 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 			Logger: a.log.With("component", "worker"), Registerer: a.registry,
 		})
 		a.registerTasks(worker)
-		wg.Add(1)
-		go func() { defer wg.Done(); a.webhookDelivery.RunPruner(dispCtx, time.Hour) }()
-		wg.Add(1)
-		go func() { defer wg.Done(); a.envelopes.RunSweeper(dispCtx) }()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Idempotency records live 24 h; expired ones are only reclaimed
-			// on reuse of their key otherwise.
-			store := idempotency.NewStore(a.db)
-			tick := time.NewTicker(time.Hour)
-			defer tick.Stop()
-			for {
-				if n, err := store.DeleteExpired(dispCtx); err != nil && dispCtx.Err() == nil {
-					a.log.Warn("prune idempotency keys", "err", err)
-				} else if n > 0 {
+		// Idempotency records live 24 h; expired ones are only reclaimed
+		// on reuse of their key otherwise.
+		store := idempotency.NewStore(a.db)
+		loops = append(loops, a.webhookDelivery.Pruner(time.Hour), a.envelopes.Sweeper(),
+			jobs.Periodic{Name: "idempotency key prune", Interval: time.Hour, Run: func(ctx context.Context) error {
+				n, err := store.DeleteExpired(ctx)
+				if n > 0 {
 					a.log.Info("pruned expired idempotency keys", "count", n)
 				}
-				select {
-				case <-dispCtx.Done():
-					return
-				case <-tick.C:
-				}
-			}
-		}()
+				return err
+			}})
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); jobs.RunPeriodic(dispCtx, a.log, loops...) }()
+	if opts.worker {
 		if err := worker.Start(); err != nil {
 			stopDispatcher()
 			wg.Wait()

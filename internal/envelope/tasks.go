@@ -66,26 +66,17 @@ func (s *Service) RegisterTasks(w *jobs.Worker) {
 	})
 }
 
-// SweepInterval is how often RunSweeper schedules a sweep.
+// SweepInterval is how often the Sweeper schedules a sweep.
 const SweepInterval = time.Minute
 
-// RunSweeper schedules TaskSweep every SweepInterval until ctx ends. The
-// task key is the minute, so any number of worker processes schedule each
-// sweep once.
-func (s *Service) RunSweeper(ctx context.Context) {
-	t := time.NewTicker(SweepInterval)
-	defer t.Stop()
-	for {
+// Sweeper is the background loop that schedules TaskSweep every
+// SweepInterval. The task key is the minute, so any number of worker
+// processes schedule each sweep once.
+func (s *Service) Sweeper() jobs.Periodic {
+	return jobs.Periodic{Name: "envelope sweep scheduling", Interval: SweepInterval, Run: func(ctx context.Context) error {
 		key := s.Now().UTC().Truncate(SweepInterval).Format("20060102T1504")
-		if err := s.Outbox.Enqueue(ctx, jobs.Task{Type: TaskSweep, Key: key, Queue: jobs.QueueLow}); err != nil && ctx.Err() == nil {
-			s.Log.Warn("schedule envelope sweep", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return s.Outbox.Enqueue(ctx, jobs.Task{Type: TaskSweep, Key: key, Queue: jobs.QueueLow})
+	}}
 }
 
 // errSkip rolls back a commit whose work turned out to be done already.

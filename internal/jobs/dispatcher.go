@@ -77,47 +77,27 @@ func NewDispatcher(database *db.DB, outbox *Outbox, client *asynq.Client, cfg Di
 }
 
 // Run relays until ctx ends.
-func (d *Dispatcher) Run(ctx context.Context) {
-	tick := time.NewTicker(d.cfg.Interval)
-	defer tick.Stop()
-	lastPrune := time.Time{}
-	failing := false
+func (d *Dispatcher) Run(ctx context.Context) { RunPeriodic(ctx, d.log, d.Loops()...) }
+
+// Loops are the dispatcher's background loops: relaying due rows (woken
+// at once by a commit in this process) and pruning finished ones hourly.
+func (d *Dispatcher) Loops() []Periodic {
+	return []Periodic{
+		{Name: "outbox relay", Interval: d.cfg.Interval, Wake: d.outbox.kick, Run: d.relayAll},
+		{Name: "outbox prune", Interval: time.Hour, Run: d.Prune},
+	}
+}
+
+// relayAll checks Redis for lost data and relays every due row, a batch
+// at a time.
+func (d *Dispatcher) relayAll(ctx context.Context) error {
+	if err := d.watchRedis(ctx); err != nil && ctx.Err() == nil {
+		d.log.Debug("check redis marker", "err", err)
+	}
 	for {
-		if err := d.watchRedis(ctx); err != nil && ctx.Err() == nil {
-			d.log.Debug("check redis marker", "err", err)
-		}
-		for {
-			n, err := d.RelayOnce(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				// One line per outage, not one per poll.
-				if !failing {
-					d.log.Warn("outbox relay failing; tasks stay in the database until it recovers", "err", err)
-				}
-				failing = true
-				break
-			}
-			if failing {
-				d.log.Info("outbox relay recovered")
-				failing = false
-			}
-			if n < d.cfg.Batch {
-				break
-			}
-		}
-		if time.Since(lastPrune) > time.Hour {
-			if err := d.Prune(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn("prune outbox", "err", err)
-			}
-			lastPrune = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-d.outbox.kick:
+		n, err := d.RelayOnce(ctx)
+		if err != nil || n < d.cfg.Batch {
+			return err
 		}
 	}
 }

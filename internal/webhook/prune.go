@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/vellum-sign/vellum/internal/jobs"
 )
 
 // pruneBatch bounds the rows one prune statement deletes, so pruning a large
@@ -44,21 +46,14 @@ func (d *Deliverer) Prune(ctx context.Context) (int64, error) {
 	return total, nil
 }
 
-// RunPruner prunes at once and then every interval until ctx ends. Several
+// Pruner is the background loop that prunes every interval. Several
 // worker processes may run it; the deletes are idempotent.
-func (d *Deliverer) RunPruner(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if n, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("prune webhook logs", "err", err)
-		} else if n > 0 {
+func (d *Deliverer) Pruner(interval time.Duration) jobs.Periodic {
+	return jobs.Periodic{Name: "webhook log prune", Interval: interval, Run: func(ctx context.Context) error {
+		n, err := d.Prune(ctx)
+		if n > 0 {
 			d.log.Info("pruned webhook logs", "rows", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+		return err
+	}}
 }
