@@ -6,8 +6,10 @@
 // that PostgreSQL. It then checks that every envelope completed, that each
 // signed document holds exactly one signature per signer, and that the
 // outbox is empty, and prints how long each fault took to recover from:
-// the time from the worker's restart, Redis's flush or PostgreSQL's return
-// until every task that was unfinished at the fault had run again.
+// from the worker's restart, Redis's flush or PostgreSQL's return until
+// every task that was unfinished at the fault was back in play (claimed,
+// relayed or taken over again) and until each had run again (which
+// includes waiting behind the backlog on this machine's cores).
 //
 // It never touches the shared PostgreSQL or Redis.
 //
@@ -214,58 +216,79 @@ func (r *run) main() error {
 
 // state is what the outbox said of a task at a fault.
 type state struct {
-	status   string
-	attempts int
+	status                     string
+	attempts, relays, takeover int
+}
+
+// requeued reports whether a task unfinished at a fault (was) is back in
+// play (now): finished, claimed again, relayed again or taken over.
+func requeued(was state, now state, open bool) bool {
+	return !open || now.attempts > was.attempts || now.relays > was.relays || now.takeover > was.takeover
 }
 
 // unfinished returns the tasks not done, with their attempts so far.
 func (r *run) unfinished() (map[string]state, error) {
 	var rows []struct {
-		ID       string
-		Status   string
-		Attempts int
+		ID                          string
+		Status                      string
+		Attempts, Relays, Takeovers int
 	}
-	err := r.db.Conn(context.Background()).Raw("SELECT id, status, attempts FROM outbox_tasks WHERE status NOT IN ('done', 'failed') AND run_at <= ?",
-		time.Now().UTC()).Scan(&rows).Error
+	err := r.db.Conn(context.Background()).Raw(`SELECT id, status, attempts, relays, takeovers FROM outbox_tasks
+		WHERE status NOT IN ('done', 'failed') AND run_at <= ?`, time.Now().UTC()).Scan(&rows).Error
 	out := map[string]state{}
 	for _, x := range rows {
-		out[x.ID] = state{x.Status, x.Attempts}
+		out[x.ID] = state{x.Status, x.Attempts, x.Relays, x.Takeovers}
 	}
 	return out, err
 }
 
-// recovered waits until every task unfinished at the fault has run again
-// (is done, or was claimed once more) and reports how long after t0 that was.
+// recovered measures, from t0 (the worker's restart, the flush, the
+// database's return), how long until every task unfinished at the fault
+// was back in play (claimed, relayed or taken over again, or finished) and
+// how long until each had run again (claimed once more, or finished): the
+// second includes waiting behind the backlog on this machine's cores.
 func (r *run) recovered(what string, before map[string]state, t0 time.Time) string {
-	left := len(before)
+	stuck, waiting := len(before), len(before)
+	var inPlay time.Duration
 	deadline := t0.Add(10 * time.Minute)
-	for left > 0 && time.Now().Before(deadline) {
+	for waiting > 0 && time.Now().Before(deadline) {
 		now, err := r.unfinished()
 		if err != nil {
 			time.Sleep(200 * time.Millisecond) // the database may still be coming back
 			continue
 		}
-		left = 0
-		for id, s := range before {
-			if n, open := now[id]; open && n.attempts <= s.attempts {
-				left++
+		stuck, waiting = 0, 0
+		for id, was := range before {
+			n, open := now[id]
+			if !requeued(was, n, open) {
+				stuck++
+			}
+			if open && n.attempts <= was.attempts {
+				waiting++
 			}
 		}
-		if left > 0 {
+		if stuck == 0 && inPlay == 0 {
+			inPlay = time.Since(t0)
+		}
+		if waiting > 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	if took := time.Since(t0); took > 15*time.Second {
 		r.explain(what, before, t0)
 	}
-	if left > 0 {
-		return fmt.Sprintf("%-40s NOT recovered: %d of %d tasks still waiting after 10 min", what, left, len(before))
+	if waiting > 0 {
+		return fmt.Sprintf("%-36s NOT recovered: %d of %d tasks still waiting after 10 min", what, waiting, len(before))
 	}
-	return fmt.Sprintf("%-40s %d tasks unfinished at the fault, all running again after %s", what, len(before), time.Since(t0).Round(100*time.Millisecond))
+	return fmt.Sprintf("%-36s %3d tasks unfinished at the fault: all back in play after %5s, all run again after %s",
+		what, len(before), inPlay.Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond))
 }
 
 // explain prints, for a slow recovery, how each task of the fault went on.
 func (r *run) explain(what string, before map[string]state, t0 time.Time) {
+	if os.Getenv("VELLUM_CHAOS_EXPLAIN") == "" {
+		return
+	}
 	for id, s := range before {
 		var x struct {
 			Status    string
