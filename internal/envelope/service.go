@@ -762,7 +762,7 @@ func (s *Service) record(ctx context.Context, env *Envelope, typ string, actor A
 	}
 	err = s.Publisher.Publish(ctx, webhook.Event{
 		ID: ev.ID, Type: typ, AccountID: env.AccountID, Environment: string(env.Environment),
-		OccurredAt: ev.At, Data: s.View(env),
+		OccurredAt: ev.At, Data: s.eventView(env),
 	})
 	if err != nil {
 		return fmt.Errorf("publish %s for %s: %w", typ, env.ID, err)

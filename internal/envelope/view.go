@@ -124,6 +124,18 @@ func (s *Service) View(env *Envelope) View {
 	return v
 }
 
+// eventView is View without signUrls, for event payloads: they are stored
+// (webhook events for 30 days) and sent to third parties, while a live
+// signing link is a credential that belongs to its session alone. Clients
+// read signUrl from GET /api/v1/envelopes/{id}.
+func (s *Service) eventView(env *Envelope) View {
+	v := s.View(env)
+	for i := range v.Recipients {
+		v.Recipients[i].SignURL = ""
+	}
+	return v
+}
+
 func utc(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
