@@ -115,6 +115,23 @@ type signerCtx struct {
 	r   *Recipient
 }
 
+// KnownToken returns ErrTokenUnknown unless a session has token. It reads
+// one indexed row and locks nothing, so the HTTP layer can refuse a bogus
+// token before it reads (or waits for) a request body.
+func (s *Service) KnownToken(ctx context.Context, token string) error {
+	if token == "" || len(token) > 128 {
+		return ErrTokenUnknown
+	}
+	var n int64
+	if err := s.DB.Conn(ctx).Model(&Session{}).Where("token_hash = ?", hashToken(token)).Count(&n).Error; err != nil {
+		return fmt.Errorf("find session: %w", err)
+	}
+	if n == 0 {
+		return ErrTokenUnknown
+	}
+	return nil
+}
+
 // resolve finds the session of token and locks its envelope.
 func (s *Service) resolve(ctx context.Context, token string) (*signerCtx, error) {
 	if token == "" || len(token) > 128 {

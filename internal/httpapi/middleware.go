@@ -123,10 +123,14 @@ func errorHandler(err error, c echo.Context) {
 		return
 	}
 	p := problemFor(err)
-	if p == nil {
+	if p == nil && unavailable(err) {
+		Logger(c.Request().Context()).Warn("dependency unavailable", "err", err)
+		p = errUnavailable
+		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
+	} else if p == nil {
 		Logger(c.Request().Context()).Error("unhandled error", "err", err)
 		p = NewProblem(http.StatusInternalServerError, "internal_error", "an internal error occurred; quote the traceId when reporting it")
-	} else if p.Status >= 500 {
+	} else if p.Status >= 500 && p != errUnavailable {
 		Logger(c.Request().Context()).Error("server error", "err", err)
 	}
 	cp := *p

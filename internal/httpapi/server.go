@@ -72,6 +72,7 @@ func New(d Deps) (*echo.Echo, error) {
 	lim := newLimiter(d.Redis, d.RateLimits)
 	e.Use(requestContext(d.Log))
 	e.Use(newHTTPMetrics(d.Registry).middleware())
+	e.Use(bodyDeadline, refuseBadStrings)
 	e.Use(lim.ipRateLimit())
 
 	e.GET("/healthz", func(c echo.Context) error {
@@ -121,6 +122,7 @@ func readyz(deps map[string]Pinger) echo.HandlerFunc {
 		body := map[string]any{"status": "ready", "checks": checks}
 		if status != http.StatusOK {
 			body["status"] = "not ready"
+			c.Response().Header().Set("Retry-After", unavailableRetryAfter)
 		}
 		return c.JSON(status, body)
 	}
