@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -39,6 +41,13 @@ type Deps struct {
 	// Queues is the Asynq dashboard, mounted at /ops/queues behind OpsToken.
 	Queues   http.Handler
 	OpsToken string
+	// MetricsElsewhere says /metrics has its own listener (MetricsHandler,
+	// VELLUM_METRICS_ADDR). Otherwise the router serves it behind OpsToken,
+	// and not at all without one: it is not for the public API port.
+	MetricsElsewhere bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (VELLUM_TRUSTED_PROXIES); with none, the peer address is the client.
+	TrustedProxies []netip.Prefix
 	// Mount adds further routes (PKI, TSA, API resources) to the router.
 	// api is the authenticated /api/v1 group: bearer API key, per-key rate
 	// limit, request body cap and Idempotency-Key handling. Public routes
@@ -66,9 +75,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler
-	// X-Forwarded-For is believed only from private and loopback proxies,
-	// so a client cannot pick its own IP for the per-IP limit.
-	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	e.IPExtractor = clientIP(d.TrustedProxies)
 	lim := newLimiter(d.Redis, d.RateLimits)
 	e.Use(requestContext(d.Log))
 	e.Use(newHTTPMetrics(d.Registry).middleware())
@@ -79,7 +86,9 @@ func New(d Deps) (*echo.Echo, error) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", readyz(d.Ready))
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})))
+	if !d.MetricsElsewhere && d.OpsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(MetricsHandler(d.Registry)), opsAuth(d.OpsToken))
+	}
 	if d.Queues != nil && d.OpsToken != "" {
 		ops := e.Group("/ops/queues", opsAuth(d.OpsToken))
 		ops.Any("", echo.WrapHandler(d.Queues))
@@ -102,6 +111,27 @@ func New(d Deps) (*echo.Echo, error) {
 		m(e, api)
 	}
 	return e, nil
+}
+
+// MetricsHandler serves the Prometheus metrics of reg.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// clientIP believes X-Forwarded-For only as far as it was written by the
+// operator's listed proxies: walking from the peer backwards, the first
+// address that is not a trusted proxy is the client. Nothing is trusted by
+// default (not even loopback or private peers), so a signer cannot choose
+// the IP of the audit trail or of the per-IP limit.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 func readyz(deps map[string]Pinger) echo.HandlerFunc {
