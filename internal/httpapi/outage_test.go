@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,21 +136,7 @@ func TestOutage_PostgreSQLDownAnswers503WithRetryAfter(t *testing.T) {
 // the rate limiter fails open (requests still served) and /readyz answers
 // 503 with Retry-After.
 func TestOutage_RedisDown(t *testing.T) {
-	port := freePort(t)
-	dir := t.TempDir()
-	srv := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
-	if err := srv.Start(); err != nil {
-		t.Fatalf("redis-server: %v", err)
-	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DialTimeout: time.Second, MaxRetries: -1})
-	defer rdb.Close()
-	for deadline := time.Now().Add(30 * time.Second); rdb.Ping(context.Background()).Err() != nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("private redis-server did not answer")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	rdb, kill := startPrivateRedis(t)
 	e, err := httpapi.New(httpapi.Deps{
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Redis: rdb, RateLimits: httpapi.RateLimits{PerKey: httpapi.RateLimit{PerMinute: 1000, Burst: 1000}},
@@ -166,8 +153,7 @@ func TestOutage_RedisDown(t *testing.T) {
 	if r := s.do(t, call{method: http.MethodGet, path: "/api/v1/keys", key: tn.test}); r.status != http.StatusOK || r.header.Get("RateLimit") == "" {
 		t.Fatalf("before the outage: %d %v", r.status, r.header)
 	}
-	_ = srv.Process.Kill()
-	_ = srv.Wait()
+	kill()
 	if r := s.do(t, call{method: http.MethodGet, path: "/api/v1/keys", key: tn.test}); r.status != http.StatusOK {
 		t.Errorf("API with Redis down: %d %s; the rate limiter fails open", r.status, r.body)
 	}
@@ -175,6 +161,30 @@ func TestOutage_RedisDown(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
 		t.Errorf("/readyz with Redis down: %d Retry-After %q %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
+}
+
+// startPrivateRedis runs a redis-server of this test alone on a free port
+// (never the shared one is stopped or flushed) and returns a client and a
+// function that kills the server.
+func startPrivateRedis(t *testing.T) (*redis.Client, func()) {
+	t.Helper()
+	port := freePort(t)
+	srv := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := srv.Start(); err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	var once sync.Once
+	kill := func() { once.Do(func() { _ = srv.Process.Kill(); _ = srv.Wait() }) }
+	t.Cleanup(kill)
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), DialTimeout: time.Second, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	for deadline := time.Now().Add(30 * time.Second); rdb.Ping(context.Background()).Err() != nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("private redis-server did not answer")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return rdb, kill
 }
 
 type redisPinger struct{ c *redis.Client }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/idempotency"
+	"github.com/vellum-sign/vellum/internal/jobs"
 )
 
 // Pinger is anything /readyz checks.
@@ -90,7 +91,7 @@ func New(d Deps) (*echo.Echo, error) {
 		e.GET("/metrics", echo.WrapHandler(MetricsHandler(d.Registry)), opsAuth(d.OpsToken))
 	}
 	if d.Queues != nil && d.OpsToken != "" {
-		ops := e.Group("/ops/queues", opsAuth(d.OpsToken))
+		ops := e.Group("/ops/queues", opsAuth(d.OpsToken), publishQueues(d.Redis))
 		ops.Any("", echo.WrapHandler(d.Queues))
 		ops.Any("/*", echo.WrapHandler(d.Queues))
 	}
@@ -111,6 +112,31 @@ func New(d Deps) (*echo.Echo, error) {
 		m(e, api)
 	}
 	return e, nil
+}
+
+// asynqQueuesKey is the Redis set of queue names Asynq's inspector (and so
+// the dashboard) lists. Asynq adds a queue to it only on a client's first
+// enqueue to that queue, so after a FLUSHALL the set stays empty while the
+// outbox re-relays tasks through the same long-lived client.
+const asynqQueuesKey = "asynq:queues"
+
+// publishQueues puts every queue of jobs.Queues back into Asynq's set of
+// queues before the dashboard reads it, so it shows what sits in Redis.
+func publishQueues(rdb redis.UniversalClient) echo.MiddlewareFunc {
+	names := make([]any, 0, len(jobs.Queues))
+	for q := range jobs.Queues {
+		names = append(names, q)
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if rdb != nil {
+				if err := rdb.SAdd(c.Request().Context(), asynqQueuesKey, names...).Err(); err != nil {
+					Logger(c.Request().Context()).Warn("publish queue names for the dashboard", "err", err)
+				}
+			}
+			return next(c)
+		}
+	}
 }
 
 // MetricsHandler serves the Prometheus metrics of reg.
