@@ -358,14 +358,24 @@ func (s *Service) authenticate(ctx context.Context, sc *signerCtx, in *SignInput
 		ss.OTPNonce = "" // one use
 		return nil, s.DB.Conn(ctx).Model(ss).Update("otp_nonce", "").Error
 	case AuthAccessCode:
-		if ss.OTPAttempts >= OTPMaxAttempts {
-			return fmt.Errorf("%w: too many wrong access codes; ask the sender for a new envelope", ErrOTPLocked), nil
+		if err := s.checkAccessLock(ctx, ss); err != nil {
+			var le *LockedError
+			if errors.As(err, &le) {
+				return err, nil
+			}
+			return nil, err
 		}
 		if in.AccessCode == "" {
 			return fmt.Errorf("%w: send the access code the sender gave you as accessCode", ErrAuthRequired), nil
 		}
 		if subtle.ConstantTimeCompare([]byte(s.secretHash("access-code", sc.r.ID, in.AccessCode)), []byte(sc.r.AccessCodeHash)) != 1 {
-			return wrong("wrong access code")
+			if err := s.countWrongAccessCode(ctx, ss); err != nil {
+				return nil, err
+			}
+			if ss.AuthLockedUntil != nil {
+				return &LockedError{Until: *ss.AuthLockedUntil}, nil
+			}
+			return fmt.Errorf("%w: wrong access code (%d of %d attempts used)", ErrAuthRequired, ss.OTPAttempts, AccessCodeMaxAttempts), nil
 		}
 	}
 	return nil, nil

@@ -112,7 +112,7 @@ func (s *Service) View(env *Envelope) View {
 			DeclineReason: r.DeclineReason, Fields: []FieldView{}}
 		if ss := env.session(r.ID); ss != nil && env.Status == StatusSent && r.Role != RoleCC &&
 			r.Status != RecipientPending && ss.Status.open() {
-			rv.SignURL = s.SignURL(ss.ID)
+			rv.SignURL = s.SignURL(ss)
 		}
 		for _, f := range env.fieldsOf(r.ID) {
 			rv.Fields = append(rv.Fields, FieldView{ID: f.ID, DocumentID: f.DocumentID, Type: f.Type, Page: f.Page,
