@@ -66,3 +66,27 @@ func TestCreate_NULInStringsIsA400(t *testing.T) {
 		t.Errorf("NUL in an envelope id: %d %s", r.status, r.body)
 	}
 }
+
+// TestCreate_NestedTypeErrorNamesTheElement: a wrong type inside an array
+// of objects is reported where it is, not as "must be an array, not an
+// array".
+func TestCreate_NestedTypeErrorNamesTheElement(t *testing.T) {
+	c := newClient(t)
+	r := c.do(http.MethodPost, "/api/v1/envelopes", `{"subject":"s","recipients":[{"email":"a@example.com","name":"A","role":"SIGNER"},{"email":5,"name":"B"}]}`)
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	found := false
+	for _, p := range r.json(t)["invalidParams"].([]any) {
+		pm := p.(map[string]any)
+		if pm["name"] == "recipients" {
+			t.Errorf("the error is reported on the array: %v", pm)
+		}
+		if pm["name"] == "recipients[1].email" && pm["reason"] == "must be a string, not a number" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no recipients[1].email type error in %s", r.body)
+	}
+}
