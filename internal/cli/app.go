@@ -359,8 +359,24 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 	}
 
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if a.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			_ = srv.Close()
+			if worker != nil {
+				worker.Shutdown()
+			}
+			stopDispatcher()
+			wg.Wait()
+			return fmt.Errorf("VELLUM_METRICS_ADDR: %w", err)
+		}
+		msrv := &http.Server{Handler: httpapi.MetricsHandler(a.registry), ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- msrv.Serve(mln) }()
+		defer func() { _ = msrv.Close() }()
+		a.log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 
 	select {
 	case <-ctx.Done():
@@ -394,8 +410,10 @@ func (a *app) router(opts runOptions) (*echo.Echo, error) {
 			PerKey: httpapi.RateLimit{PerMinute: a.cfg.RateLimitPerMinute, Burst: a.cfg.RateLimitBurst},
 			PerIP:  httpapi.RateLimit{PerMinute: a.cfg.IPRateLimitPerMinute, Burst: a.cfg.IPRateLimitBurst},
 		},
-		Idempotency:     idempotency.NewStore(a.db),
-		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20,
+		Idempotency:      idempotency.NewStore(a.db),
+		MaxRequestBytes:  a.cfg.MaxUploadBytes + 1<<20,
+		TrustedProxies:   a.cfg.TrustedProxies,
+		MetricsElsewhere: a.cfg.MetricsAddr != "",
 	}
 	if opts.api {
 		deps.Mount = a.mounts()

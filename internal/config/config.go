@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -41,6 +42,12 @@ type Config struct {
 
 	// OpsToken guards /ops/queues; empty disables the dashboard (VELLUM_OPS_TOKEN).
 	OpsToken string
+	// MetricsAddr is a separate listener for /metrics; empty serves it on
+	// the main port behind OpsToken (VELLUM_METRICS_ADDR).
+	MetricsAddr string
+	// TrustedProxies are the peers (IPs or CIDRs) whose X-Forwarded-For is
+	// believed; empty believes none (VELLUM_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 
 	LogLevel  string // VELLUM_LOG_LEVEL: debug, info, warn, error
 	LogFormat string // VELLUM_LOG_FORMAT: json or text
@@ -210,7 +217,9 @@ var Vars = []Var{
 	{"VELLUM_PKI_DIR", "", "directory of the platform PKI's PEM files (required for serve, worker; `vellum pki init` creates one)"},
 	{"VELLUM_TSA_BUILTIN", "false", "serve the built-in RFC 3161 time-stamp authority at POST /tsa"},
 	{"VELLUM_TSA_URLS", "", "comma-separated RFC 3161 TSA URLs used when signing, tried in order (default: PUBLIC_URL/tsa)"},
-	{"VELLUM_OPS_TOKEN", "", "operator token for /ops/queues (empty: dashboard off)"},
+	{"VELLUM_OPS_TOKEN", "", "operator token for /ops/queues (empty: dashboard off) and, without VELLUM_METRICS_ADDR, for /metrics"},
+	{"VELLUM_METRICS_ADDR", "", "separate listen address for /metrics, unauthenticated (e.g. 127.0.0.1:9090); empty: /metrics on the main port requires the ops token (off without one)"},
+	{"VELLUM_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IP in audit trails and per-IP limits); empty: none, the peer address counts"},
 	{"VELLUM_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"VELLUM_LOG_FORMAT", "json", "json or text"},
 	{"VELLUM_WORKER_CONCURRENCY", "10", "tasks run at once per worker process"},
@@ -315,6 +324,7 @@ func Load() (*Config, error) {
 			TSAKeyLabel:     get("VELLUM_PKCS11_TSA_KEY_LABEL"),
 		},
 		OpsToken:             get("VELLUM_OPS_TOKEN"),
+		MetricsAddr:          get("VELLUM_METRICS_ADDR"),
 		LogLevel:             get("VELLUM_LOG_LEVEL"),
 		LogFormat:            get("VELLUM_LOG_FORMAT"),
 		WorkerConcurrency:    intVar("VELLUM_WORKER_CONCURRENCY"),
@@ -346,6 +356,18 @@ func Load() (*Config, error) {
 			Timeout:      durVar("VELLUM_WEBHOOK_TIMEOUT"),
 			Retention:    durVar("VELLUM_WEBHOOK_RETENTION"),
 		},
+	}
+	for _, p := range splitList(get("VELLUM_TRUSTED_PROXIES")) {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("VELLUM_TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+				continue
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 	}
 	return c, errors.Join(errs...)
 }

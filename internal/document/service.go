@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -21,6 +20,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/internal/ident"
 	"github.com/vellum-sign/vellum/internal/listing"
+	"github.com/vellum-sign/vellum/internal/validation"
 	"github.com/vellum-sign/vellum/internal/webhook"
 )
 
@@ -135,9 +135,9 @@ func (s *Service) Receive(ctx context.Context, r io.Reader) (*Upload, error) {
 // CheckMeta validates upload metadata, listing every bad field.
 func CheckMeta(m Meta) error {
 	var errs FieldErrors
-	errs = checkText(errs, "filename", m.Filename, MaxFilenameLen, true)
-	errs = checkText(errs, "title", m.Title, MaxTitleLen, false)
-	errs = checkText(errs, "description", m.Description, MaxDescriptionLen, false)
+	errs = checkText(errs, "filename", m.Filename, MaxFilenameLen, validation.Filename)
+	errs = checkText(errs, "title", m.Title, MaxTitleLen, validation.Line)
+	errs = checkText(errs, "description", m.Description, MaxDescriptionLen, validation.Multiline)
 	if len(errs) > 0 {
 		return errs
 	}
@@ -151,14 +151,14 @@ func CheckPatch(p Patch) error {
 		if CleanFilename(*p.Filename) == "" {
 			errs = append(errs, FieldError{Field: "filename", Reason: "must not be empty"})
 		} else {
-			errs = checkText(errs, "filename", CleanFilename(*p.Filename), MaxFilenameLen, true)
+			errs = checkText(errs, "filename", CleanFilename(*p.Filename), MaxFilenameLen, validation.Filename)
 		}
 	}
 	if p.Title != nil {
-		errs = checkText(errs, "title", *p.Title, MaxTitleLen, false)
+		errs = checkText(errs, "title", *p.Title, MaxTitleLen, validation.Line)
 	}
 	if p.Description != nil {
-		errs = checkText(errs, "description", *p.Description, MaxDescriptionLen, false)
+		errs = checkText(errs, "description", *p.Description, MaxDescriptionLen, validation.Multiline)
 	}
 	if len(errs) > 0 {
 		return errs
@@ -166,17 +166,12 @@ func CheckPatch(p Patch) error {
 	return nil
 }
 
-func checkText(errs FieldErrors, field, v string, max int, singleLine bool) FieldErrors {
-	switch {
-	case !utf8.ValidString(v):
-		return append(errs, FieldError{Field: field, Reason: "must be valid UTF-8"})
-	case utf8.RuneCountInString(v) > max:
-		return append(errs, FieldError{Field: field, Reason: fmt.Sprintf("must be at most %d characters", max)})
+func checkText(errs FieldErrors, field, v string, max int, kind validation.TextKind) FieldErrors {
+	if reason := validation.CheckText(v, kind); reason != "" {
+		return append(errs, FieldError{Field: field, Reason: reason})
 	}
-	for _, c := range v {
-		if c == 0 || (singleLine && unicode.IsControl(c)) {
-			return append(errs, FieldError{Field: field, Reason: "must not contain control characters"})
-		}
+	if utf8.RuneCountInString(v) > max {
+		return append(errs, FieldError{Field: field, Reason: fmt.Sprintf("must be at most %d characters", max)})
 	}
 	return errs
 }

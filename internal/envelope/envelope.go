@@ -158,7 +158,24 @@ var (
 	ErrOTPLocked = errors.New("too many wrong one-time codes")
 	// ErrCannotSign means the recipient's role cannot sign (a viewer or CC).
 	ErrCannotSign = errors.New("this recipient cannot sign")
+	// ErrRecipientNotFound means the envelope has no such recipient (404).
+	ErrRecipientNotFound = errors.New("the envelope has no such recipient")
+	// ErrNoSigningLink means the recipient has no signing link to rotate or
+	// unlock: a CC recipient (409).
+	ErrNoSigningLink = errors.New("this recipient has no signing link")
 )
+
+// LockedError is an access-code lockout: too many wrong codes, no further
+// attempt until Until (or until the sender unlocks the recipient).
+type LockedError struct{ Until time.Time }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s: too many wrong access codes; try again after %s, or ask the sender to unlock the link",
+		ErrOTPLocked, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes LockedError match ErrOTPLocked.
+func (e *LockedError) Unwrap() error { return ErrOTPLocked }
 
 // StateError is an illegal transition carrying the envelope's current state.
 type StateError struct {
@@ -344,6 +361,13 @@ type Session struct {
 	OTPExpiresAt *time.Time `gorm:"column:otp_expires_at"`
 	OTPAttempts  int        `gorm:"column:otp_attempts"`
 	OTPSent      int        `gorm:"column:otp_sent"`
+	// TokenGeneration counts the link's replacements: the token is derived
+	// from the session id and it, so a rotation voids the previous link.
+	TokenGeneration int
+	// AuthLockedUntil is the end of an access-code lockout; AuthLockouts
+	// counts lockouts, each twice as long as the one before.
+	AuthLockedUntil *time.Time
+	AuthLockouts    int
 }
 
 // TableName maps Session to its table.

@@ -35,6 +35,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/testenv"
 	"github.com/vellum-sign/vellum/internal/tsa"
+	"github.com/vellum-sign/vellum/internal/webhook"
 	"github.com/vellum-sign/vellum/pkg/revocation"
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
@@ -54,6 +55,7 @@ var h struct {
 	docs     *document.Service
 	svc      *envelope.Service
 	outbox   *jobs.Outbox
+	hooks    *webhook.Service
 	base     string
 	srv      *httptest.Server
 	// clock is what the PKI, the TSA and the service read; tests that need
@@ -126,6 +128,7 @@ func run(m *testing.M) int {
 	h.accounts = account.NewService(h.pg.DB)
 	h.outbox = jobs.NewOutbox(h.pg.DB)
 	h.docs = document.NewService(h.pg.DB, h.blobs, envelope.NewDocumentUsage(h.pg.DB), document.Config{})
+	h.hooks = webhook.NewService(h.pg.DB, h.outbox, webhook.Config{AllowHTTP: true, AllowPrivate: true})
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	h.svc, err = envelope.NewService(envelope.Deps{
@@ -136,6 +139,7 @@ func run(m *testing.M) int {
 			Timeout: 10 * time.Second, AllowHosts: []string{ln.Addr().String()}, MaxRedirects: 3,
 		})}, h.pki.Root())),
 		PublicURL: h.base, TokenKey: key, Log: log, Now: h.clock.Now,
+		Publisher: h.hooks,
 	})
 	if err != nil {
 		return fail(err)
@@ -180,8 +184,9 @@ func run(m *testing.M) int {
 // --- HTTP helpers -----------------------------------------------------------
 
 type client struct {
-	t   *testing.T
-	key string
+	t     *testing.T
+	key   string
+	scope account.Scope
 }
 
 func newClient(t *testing.T) *client {
@@ -195,7 +200,7 @@ func newClient(t *testing.T) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &client{t: t, key: secret}
+	return &client{t: t, key: secret, scope: account.Scope{AccountID: a.ID, Environment: account.Test}}
 }
 
 type response struct {

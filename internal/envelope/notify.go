@@ -83,7 +83,7 @@ func (s *Service) Notify(ctx context.Context, p notifyPayload) error {
 		}
 		to, name = r.Email, r.Name
 		if ss := env.session(r.ID); ss != nil {
-			token = s.token(ss.ID)
+			token = s.token(ss)
 		}
 	}
 	if (p.Kind == notifyInvitation || p.Kind == notifyReminder || p.Kind == notifyOTP) &&

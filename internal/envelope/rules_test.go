@@ -260,13 +260,13 @@ func TestList_FiltersByStatusSubjectAndReference(t *testing.T) {
 // service (as the invitation would carry it), even before their turn.
 func sessionToken(t *testing.T, recipientEmail, envelopeID string) string {
 	t.Helper()
-	var sid string
-	err := h.pg.DB.Conn(context.Background()).Raw(`SELECT s.id FROM signing_sessions s JOIN envelope_recipients r ON r.id = s.recipient_id
-		WHERE s.envelope_id = ? AND r.email = ?`, envelopeID, recipientEmail).Scan(&sid).Error
-	if err != nil || sid == "" {
+	var ss envelope.Session
+	err := h.pg.DB.Conn(context.Background()).Raw(`SELECT s.* FROM signing_sessions s JOIN envelope_recipients r ON r.id = s.recipient_id
+		WHERE s.envelope_id = ? AND r.email = ?`, envelopeID, recipientEmail).Scan(&ss).Error
+	if err != nil || ss.ID == "" {
 		t.Fatalf("session of %s: %v", recipientEmail, err)
 	}
-	u := h.svc.SignURL(sid)
+	u := h.svc.SignURL(&ss)
 	return u[strings.LastIndex(u, "/s/")+3:]
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -583,7 +584,7 @@ func (s *Service) Send(ctx context.Context, scope account.Scope, actor Actor, id
 			r := &env.Recipients[i]
 			ss := Session{ID: ident.New("ses"), EnvelopeID: env.ID, RecipientID: r.ID, Status: SessionCreated,
 				CreatedAt: now, ExpiresAt: s.sessionExpiry(env, now)}
-			ss.TokenHash = hashToken(s.token(ss.ID))
+			ss.TokenHash = hashToken(s.token(&ss))
 			if err := s.DB.Conn(ctx).Create(&ss).Error; err != nil {
 				return fmt.Errorf("create session: %w", err)
 			}
@@ -699,11 +700,18 @@ func (s *Service) remind(ctx context.Context, env *Envelope, actor Actor) (int, 
 		if ss == nil || !r.Role.Acts() || r.Status == RecipientPending || r.SignedAt != nil || r.DeclinedAt != nil {
 			continue
 		}
-		if ss.Status == SessionExpired {
-			ss.Status = SessionNotified
-			r.Status = RecipientNotified
-			if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
-				return 0, fmt.Errorf("reopen recipient %s: %w", r.ID, err)
+		if ss.Status == SessionExpired || !now.Before(ss.ExpiresAt) {
+			// A link that expired is not revived: the reminder carries a new
+			// one, and the old token stays dead.
+			if err := s.renewToken(ctx, env, ss, now); err != nil {
+				return 0, err
+			}
+			if ss.Status == SessionExpired {
+				ss.Status = SessionNotified
+				r.Status = RecipientNotified
+				if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
+					return 0, fmt.Errorf("reopen recipient %s: %w", r.ID, err)
+				}
 			}
 		}
 		ss.ExpiresAt = s.sessionExpiry(env, now)
@@ -762,7 +770,7 @@ func (s *Service) record(ctx context.Context, env *Envelope, typ string, actor A
 	}
 	err = s.Publisher.Publish(ctx, webhook.Event{
 		ID: ev.ID, Type: typ, AccountID: env.AccountID, Environment: string(env.Environment),
-		OccurredAt: ev.At, Data: s.View(env),
+		OccurredAt: ev.At, Data: s.eventView(env),
 	})
 	if err != nil {
 		return fmt.Errorf("publish %s for %s: %w", typ, env.ID, err)
@@ -770,11 +778,15 @@ func (s *Service) record(ctx context.Context, env *Envelope, typ string, actor A
 	return nil
 }
 
-// token derives a session's signing token: HMAC-SHA256 under the token key,
-// 256 bits, base64url. Only its SHA-256 is stored.
-func (s *Service) token(sessionID string) string {
+// token derives a session's signing token: HMAC-SHA256 under the token key
+// of the session id and its generation, 256 bits, base64url. Only its
+// SHA-256 is stored.
+func (s *Service) token(ss *Session) string {
 	m := hmac.New(sha256.New, s.TokenKey)
-	m.Write([]byte("signing-token:" + sessionID))
+	m.Write([]byte("signing-token:" + ss.ID))
+	if ss.TokenGeneration > 0 {
+		m.Write([]byte(":" + strconv.Itoa(ss.TokenGeneration)))
+	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -793,6 +805,6 @@ func (s *Service) secretHash(purpose, owner, secret string) string {
 }
 
 // SignURL is the link a recipient signs at.
-func (s *Service) SignURL(sessionID string) string {
-	return s.PublicURL + "/s/" + s.token(sessionID)
+func (s *Service) SignURL(ss *Session) string {
+	return s.PublicURL + "/s/" + s.token(ss)
 }

@@ -115,6 +115,23 @@ type signerCtx struct {
 	r   *Recipient
 }
 
+// KnownToken returns ErrTokenUnknown unless a session has token. It reads
+// one indexed row and locks nothing, so the HTTP layer can refuse a bogus
+// token before it reads (or waits for) a request body.
+func (s *Service) KnownToken(ctx context.Context, token string) error {
+	if token == "" || len(token) > 128 {
+		return ErrTokenUnknown
+	}
+	var n int64
+	if err := s.DB.Conn(ctx).Model(&Session{}).Where("token_hash = ?", hashToken(token)).Count(&n).Error; err != nil {
+		return fmt.Errorf("find session: %w", err)
+	}
+	if n == 0 {
+		return ErrTokenUnknown
+	}
+	return nil
+}
+
 // resolve finds the session of token and locks its envelope.
 func (s *Service) resolve(ctx context.Context, token string) (*signerCtx, error) {
 	if token == "" || len(token) > 128 {
@@ -341,14 +358,24 @@ func (s *Service) authenticate(ctx context.Context, sc *signerCtx, in *SignInput
 		ss.OTPNonce = "" // one use
 		return nil, s.DB.Conn(ctx).Model(ss).Update("otp_nonce", "").Error
 	case AuthAccessCode:
-		if ss.OTPAttempts >= OTPMaxAttempts {
-			return fmt.Errorf("%w: too many wrong access codes; ask the sender for a new envelope", ErrOTPLocked), nil
+		if err := s.checkAccessLock(ctx, ss); err != nil {
+			var le *LockedError
+			if errors.As(err, &le) {
+				return err, nil
+			}
+			return nil, err
 		}
 		if in.AccessCode == "" {
 			return fmt.Errorf("%w: send the access code the sender gave you as accessCode", ErrAuthRequired), nil
 		}
 		if subtle.ConstantTimeCompare([]byte(s.secretHash("access-code", sc.r.ID, in.AccessCode)), []byte(sc.r.AccessCodeHash)) != 1 {
-			return wrong("wrong access code")
+			if err := s.countWrongAccessCode(ctx, ss); err != nil {
+				return nil, err
+			}
+			if ss.AuthLockedUntil != nil {
+				return &LockedError{Until: *ss.AuthLockedUntil}, nil
+			}
+			return fmt.Errorf("%w: wrong access code (%d of %d attempts used)", ErrAuthRequired, ss.OTPAttempts, AccessCodeMaxAttempts), nil
 		}
 	}
 	return nil, nil

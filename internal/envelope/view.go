@@ -112,7 +112,7 @@ func (s *Service) View(env *Envelope) View {
 			DeclineReason: r.DeclineReason, Fields: []FieldView{}}
 		if ss := env.session(r.ID); ss != nil && env.Status == StatusSent && r.Role != RoleCC &&
 			r.Status != RecipientPending && ss.Status.open() {
-			rv.SignURL = s.SignURL(ss.ID)
+			rv.SignURL = s.SignURL(ss)
 		}
 		for _, f := range env.fieldsOf(r.ID) {
 			rv.Fields = append(rv.Fields, FieldView{ID: f.ID, DocumentID: f.DocumentID, Type: f.Type, Page: f.Page,
@@ -120,6 +120,18 @@ func (s *Service) View(env *Envelope) View {
 				FieldName: f.FieldName, AnchorString: f.AnchorString})
 		}
 		v.Recipients = append(v.Recipients, rv)
+	}
+	return v
+}
+
+// eventView is View without signUrls, for event payloads: they are stored
+// (webhook events for 30 days) and sent to third parties, while a live
+// signing link is a credential that belongs to its session alone. Clients
+// read signUrl from GET /api/v1/envelopes/{id}.
+func (s *Service) eventView(env *Envelope) View {
+	v := s.View(env)
+	for i := range v.Recipients {
+		v.Recipients[i].SignURL = ""
 	}
 	return v
 }

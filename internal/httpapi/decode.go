@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -18,7 +19,12 @@ import (
 // maxJSONBody bounds JSON request bodies; uploads have their own limit.
 const maxJSONBody = 1 << 20
 
-// NewValidationProblem is the 400 listing every invalid input at once.
+// MaxInvalidParams caps the entries of one validation problem: a crafted
+// request with a million bad parts must not buy a response as large.
+const MaxInvalidParams = 50
+
+// NewValidationProblem is the 400 listing every invalid input at once (the
+// first MaxInvalidParams of them, by name; the detail counts the rest).
 func NewValidationProblem(params []InvalidParam) *Problem {
 	p := NewProblem(http.StatusBadRequest, "validation_failed", "the request has invalid fields; see invalidParams")
 	if len(params) == 1 {
@@ -26,6 +32,10 @@ func NewValidationProblem(params []InvalidParam) *Problem {
 	}
 	// Stable order, by name, whatever order the checks ran in.
 	sort.SliceStable(params, func(i, j int) bool { return params[i].Name < params[j].Name })
+	if n := len(params); n > MaxInvalidParams {
+		p.Detail = fmt.Sprintf("the request has %d invalid fields; invalidParams lists the first %d", n, MaxInvalidParams)
+		params = params[:MaxInvalidParams]
+	}
 	p.InvalidParams = params
 	return p
 }
@@ -70,6 +80,9 @@ func bindJSON(c echo.Context, dst any, contentTypes ...string) (invalid []Invali
 			return nil, NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large",
 				fmt.Sprintf("the JSON body exceeds %d bytes", maxJSONBody))
 		}
+		if p := bodyProblem(err); p != nil {
+			return nil, p
+		}
 		return nil, NewProblem(http.StatusBadRequest, "malformed_body", "could not read the request body: "+err.Error())
 	}
 	return decodeObject(body, dst)
@@ -80,6 +93,9 @@ func bindJSON(c echo.Context, dst any, contentTypes ...string) (invalid []Invali
 func decodeObject(body []byte, dst any) ([]InvalidParam, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, NewProblem(http.StatusBadRequest, "malformed_json", "the request body is empty; send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return nil, NewProblem(http.StatusBadRequest, "malformed_json", "the request body is not valid UTF-8, as JSON must be")
 	}
 	if err := syntaxCheck(body); err != nil {
 		return nil, err
@@ -112,7 +128,12 @@ func decodeObject(body []byte, dst any) ([]InvalidParam, error) {
 		f := rt.Field(i)
 		v := reflect.New(f.Type)
 		if err := json.Unmarshal(fields[name], v.Interface()); err != nil {
-			invalid = append(invalid, InvalidParam{Name: name, Reason: typeReason(f.Type, fields[name], err)})
+			at, reason := typeProblem(name, f.Type, fields[name], err)
+			invalid = append(invalid, InvalidParam{Name: at, Reason: reason})
+			continue
+		}
+		if at, reason := badString(name, v.Elem()); reason != "" {
+			invalid = append(invalid, InvalidParam{Name: at, Reason: reason})
 			continue
 		}
 		rv.Field(i).Set(v.Elem())
@@ -143,20 +164,63 @@ func syntaxCheck(body []byte) error {
 	return NewProblem(http.StatusBadRequest, "malformed_json", "malformed JSON: "+err.Error())
 }
 
-// typeReason explains a value that does not fit its field.
-func typeReason(t reflect.Type, raw json.RawMessage, err error) string {
+// typeProblem explains a value that does not fit its field: it descends
+// into arrays, objects and maps to the innermost value that is wrong, so the
+// answer names it ("recipients[1].name: must be a string, not a number")
+// rather than its container.
+func typeProblem(name string, t reflect.Type, raw json.RawMessage, err error) (string, string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	got := jsonKind(raw)
+	switch {
+	case t.Kind() == reflect.Slice && got == "an array":
+		var elems []json.RawMessage
+		if json.Unmarshal(raw, &elems) == nil {
+			for i, el := range elems {
+				if e := json.Unmarshal(el, reflect.New(t.Elem()).Interface()); e != nil {
+					return typeProblem(fmt.Sprintf("%s[%d]", name, i), t.Elem(), el, e)
+				}
+			}
+		}
+	case t.Kind() == reflect.Map && got == "an object":
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil {
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if e := json.Unmarshal(m[k], reflect.New(t.Elem()).Interface()); e != nil {
+					return typeProblem(name+"."+k, t.Elem(), m[k], e)
+				}
+			}
+		}
+	case t.Kind() == reflect.Struct && got == "an object":
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) == nil {
+			for i := 0; i < t.NumField(); i++ {
+				f := t.Field(i)
+				el, ok := m[jsonName(f)]
+				if !ok || !f.IsExported() {
+					continue
+				}
+				if e := json.Unmarshal(el, reflect.New(f.Type).Interface()); e != nil {
+					return typeProblem(name+"."+jsonName(f), f.Type, el, e)
+				}
+			}
+		}
 	}
 	want := map[reflect.Kind]string{
 		reflect.String: "a string", reflect.Bool: "a boolean", reflect.Int: "an integer",
 		reflect.Int64: "an integer", reflect.Float64: "a number", reflect.Slice: "an array",
 		reflect.Map: "an object", reflect.Struct: "an object",
 	}[t.Kind()]
-	if want == "" {
-		return "has the wrong type: " + err.Error()
+	if want == "" || want == got {
+		return name, "is invalid: " + err.Error()
 	}
-	return fmt.Sprintf("must be %s, not %s", want, jsonKind(raw))
+	return name, fmt.Sprintf("must be %s, not %s", want, got)
 }
 
 func jsonKind(raw json.RawMessage) string {

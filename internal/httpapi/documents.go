@@ -15,6 +15,10 @@ import (
 	"github.com/vellum-sign/vellum/internal/validation"
 )
 
+// maxParts caps the parts of a multipart upload: the four it knows, and
+// room for a client's stray extra field or two to be named in the answer.
+const maxParts = 8
+
 // multipartSlack is what multipart framing and text fields may add to the
 // file itself.
 const multipartSlack = 1 << 20
@@ -81,12 +85,22 @@ func (h *documentHandlers) create(c echo.Context) error {
 		if err != nil {
 			return NewProblem(http.StatusBadRequest, "malformed_multipart", "malformed multipart body: "+err.Error())
 		}
-		for {
+		for parts := 0; ; parts++ {
+			if parts == maxParts {
+				// Stop reading: a body of a million empty parts must cost
+				// neither memory nor a response listing each of them.
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+				return NewProblem(http.StatusBadRequest, "too_many_parts",
+					fmt.Sprintf("a document upload has at most %d multipart parts: file, filename, title, description", maxParts))
+			}
 			part, err := mr.NextPart()
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
+				if p := bodyProblem(err); p != nil {
+					return p
+				}
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
 					return NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large",
@@ -108,6 +122,9 @@ func (h *documentHandlers) create(c echo.Context) error {
 				}
 			case "filename", "title", "description":
 				b, err := io.ReadAll(io.LimitReader(part, 4096))
+				if p := bodyProblem(err); p != nil {
+					return p
+				}
 				if err != nil {
 					return NewProblem(http.StatusBadRequest, "malformed_multipart", "malformed multipart body: "+err.Error())
 				}
@@ -150,6 +167,8 @@ func uploadError(err, readErr error) error {
 	switch {
 	case errors.Is(err, document.ErrTooLarge):
 		return err
+	case bodyProblem(readErr) != nil:
+		return bodyProblem(readErr)
 	case errors.As(readErr, &mbe):
 		return NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("the request body exceeds the limit of %d bytes", mbe.Limit))

@@ -216,6 +216,16 @@ func TestCreateDocument_Refused(t *testing.T) {
 		{"every metadata field too long at once", "?filename=" + repeat("f", 256) + "&title=" + repeat("t", 256) + "&description=" + repeat("d", 1001),
 			"", rawBody(plain), 400, "validation_failed", []string{"filename", "title", "description"}},
 		{"unknown query parameter", "?name=x", "", rawBody(plain), 400, "validation_failed", []string{"name"}},
+		{"control character in a multipart title", "", "", func(t *testing.T) (string, io.Reader) {
+			b, ct := multipartBody(t, "file", "a.pdf", plain, map[string]string{"title": "Q3\x1b[2Jcontract"})
+			return ct, b
+		}, 400, "validation_failed", []string{"title"}},
+		{"control character in a query title", "?title=Q3%1Bcontract", "", rawBody(plain), 400, "validation_failed", []string{"title"}},
+		{"right-to-left override in a multipart file name", "", "", func(t *testing.T) (string, io.Reader) {
+			b, ct := multipartBody(t, "file", "a.pdf", plain, map[string]string{"filename": "invoice\u202Efdp.exe"})
+			return ct, b
+		}, 400, "validation_failed", []string{"filename"}},
+		{"bidi isolate in a query file name", "?filename=a%E2%81%A6b.pdf", "", rawBody(plain), 400, "validation_failed", []string{"filename"}},
 		{"malformed multipart", "", "multipart/form-data; boundary=zzz", rawBody([]byte("--zzz\r\nbroken")), 400, "malformed_multipart", nil},
 		{"multipart without boundary", "", "multipart/form-data", rawBody([]byte("x")), 400, "malformed_multipart", nil},
 		{"raw body over the limit", "", "", rawBody(big), 413, "payload_too_large", nil},
@@ -387,6 +397,8 @@ func TestUpdateDocument_Refused(t *testing.T) {
 			400, "validation_failed", []string{"description", "filename", "title"}},
 		{"empty filename", "application/json", `{"filename":"  "}`, 400, "validation_failed", []string{"filename"}},
 		{"control characters in filename", "application/json", `{"filename":"a\nb.pdf"}`, 400, "validation_failed", []string{"filename"}},
+		{"control characters in title", "application/json", `{"title":"a\u0007b"}`, 400, "validation_failed", []string{"title"}},
+		{"right-to-left override in filename", "application/json", `{"filename":"invoice\u202efdp.exe"}`, 400, "validation_failed", []string{"filename"}},
 		{"wrong content type", "text/plain", `{"title":"x"}`, 415, "unsupported_media_type", nil},
 		{"no content type", "", `{"title":"x"}`, 415, "unsupported_media_type", nil},
 		{"oversize body", "application/json", `{"title":"` + repeat("x", 2<<20) + `"}`, 413, "payload_too_large", nil},

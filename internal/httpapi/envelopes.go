@@ -27,6 +27,8 @@ func EnvelopeRoutes(envelopes *envelope.Service) func(e *echo.Echo, api *echo.Gr
 		api.POST("/envelopes/:id/send", h.send)
 		api.POST("/envelopes/:id/void", h.void)
 		api.POST("/envelopes/:id/remind", h.remind)
+		api.POST("/envelopes/:id/recipients/:recipientId/rotate-link", h.rotateLink)
+		api.POST("/envelopes/:id/recipients/:recipientId/unlock", h.unlock)
 		api.GET("/envelopes/:id/signed-document", h.signedDocument)
 		api.GET("/envelopes/:id/audit-trail", h.auditTrail)
 		api.GET("/envelopes/:id/events", h.events)
@@ -149,6 +151,11 @@ func envelopeETag(v int) string { return `"v` + strconv.Itoa(v) + `"` }
 func envelopeError(c echo.Context, err error) error {
 	if params := fieldParams(err); len(params) > 0 {
 		return NewValidationProblem(params)
+	}
+	var le *envelope.LockedError
+	if errors.As(err, &le) {
+		wait := int(time.Until(le.Until).Seconds()) + 1
+		return rateLimitedError{Problem: NewProblem(http.StatusTooManyRequests, "too_many_attempts", le.Error()), retryAfter: max(wait, 1)}
 	}
 	var se *envelope.StateError
 	if errors.As(err, &se) {
@@ -377,6 +384,22 @@ func (h *envelopeHandlers) send(c echo.Context) error {
 
 func (h *envelopeHandlers) remind(c echo.Context) error {
 	env, _, err := h.svc.Remind(c.Request().Context(), APIKey(c).Scope(), actorOf(c), c.Param("id"))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	return h.respond(c, http.StatusOK, env)
+}
+
+func (h *envelopeHandlers) rotateLink(c echo.Context) error {
+	env, err := h.svc.RotateLink(c.Request().Context(), APIKey(c).Scope(), actorOf(c), c.Param("id"), c.Param("recipientId"))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	return h.respond(c, http.StatusOK, env)
+}
+
+func (h *envelopeHandlers) unlock(c echo.Context) error {
+	env, err := h.svc.Unlock(c.Request().Context(), APIKey(c).Scope(), actorOf(c), c.Param("id"), c.Param("recipientId"))
 	if err != nil {
 		return envelopeError(c, err)
 	}

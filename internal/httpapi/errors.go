@@ -51,6 +51,8 @@ var domainErrors = []domainError{
 	{envelope.ErrCannotSign, http.StatusConflict, "recipient_cannot_sign"},
 	{envelope.ErrAuthRequired, http.StatusForbidden, "signer_authentication_failed"},
 	{envelope.ErrOTPLocked, http.StatusTooManyRequests, "too_many_attempts"},
+	{envelope.ErrRecipientNotFound, http.StatusNotFound, "recipient_not_found"},
+	{envelope.ErrNoSigningLink, http.StatusConflict, "recipient_has_no_link"},
 
 	{webhook.ErrNotFound, http.StatusNotFound, "webhook_not_found"},
 	{webhook.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed"},

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"hash"
 	"io"
@@ -97,7 +98,19 @@ func idempotent(store *idempotency.Store) echo.MiddlewareFunc {
 				}
 				return nil
 			}
-			resp := idempotency.Response{Status: status, Header: http.Header{}, Body: capture.buf.Bytes()}
+			body := capture.buf.Bytes()
+			if v := c.Get(replayBodyKey); v != nil {
+				// The response carried a secret: keep the version without it.
+				b, err := json.Marshal(v)
+				if err != nil {
+					if err := store.Release(bg, apiKey.ID, key); err != nil {
+						Logger(ctx).Error("release idempotency key", "err", err)
+					}
+					return nil
+				}
+				body = append(b, '\n')
+			}
+			resp := idempotency.Response{Status: status, Header: http.Header{}, Body: body}
 			for _, name := range replayedHeaders {
 				if v := c.Response().Header().Get(name); v != "" {
 					resp.Header.Set(name, v)
@@ -109,6 +122,18 @@ func idempotent(store *idempotency.Store) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// replayBodyKey names the echo.Context value set by withholdOnReplay.
+const replayBodyKey = "idempotency.replayBody"
+
+// withholdOnReplay makes the Idempotency-Key record store body instead of
+// the response actually sent. Handlers whose response carries a secret
+// (an API key, a webhook signing secret) pass the response without it: the
+// secret is shown once and never lands in idempotency_keys, so a replay
+// answers the same status and object with secretWithheld set.
+func withholdOnReplay(c echo.Context, body any) {
+	c.Set(replayBodyKey, body)
 }
 
 func replay(c echo.Context, rec *idempotency.Record) error {

@@ -32,6 +32,9 @@ type keyResponse struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	LastUsedAt  *time.Time `json:"lastUsedAt"`
 	Secret      string     `json:"secret,omitempty"`
+	// SecretWithheld marks an Idempotency-Key replay of a creation: the
+	// secret was shown once and is not stored anywhere to show again.
+	SecretWithheld bool `json:"secretWithheld,omitempty"`
 }
 
 func toKeyResponse(k *account.Key) keyResponse {
@@ -76,6 +79,9 @@ func (h *keyHandlers) create(c echo.Context) error {
 		return err
 	}
 	resp := toKeyResponse(k)
+	resp.SecretWithheld = true
+	withholdOnReplay(c, resp)
+	resp.SecretWithheld = false
 	resp.Secret = secret
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/keys/"+k.ID)
 	return c.JSON(http.StatusCreated, resp)

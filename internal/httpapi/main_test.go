@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -88,6 +89,10 @@ func contractRouter() (routers.Router, error) {
 	return legacy.NewRouter(doc)
 }
 
+// loopbackProxy lists the test client as the operator's proxy, so a test
+// can be its own client address through X-Forwarded-For.
+var loopbackProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+
 // serverOptions tune one test server.
 type serverOptions struct {
 	limits  httpapi.RateLimits
@@ -122,7 +127,8 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Redis: env.redis.Client, RateLimits: o.limits,
 		Idempotency: idempotency.NewStore(env.pg.DB), MaxRequestBytes: maxBody,
-		Mount: []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts), httpapi.DocumentRoutes(docs)},
+		TrustedProxies: loopbackProxy,
+		Mount:          []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts), httpapi.DocumentRoutes(docs)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -68,17 +68,31 @@ func requestContext(base *slog.Logger) echo.MiddlewareFunc {
 }
 
 // redactedPath is the request path with a signing token replaced: the token
-// is a bearer credential, and logs travel further than the database.
+// is a bearer credential, and logs travel further than the database. It is
+// rebuilt from the matched route, segment by segment, so no spelling of the
+// token (percent-encoded or not) reaches the log.
 func redactedPath(c echo.Context) string {
-	p := c.Request().URL.Path
-	tok := c.Param("token")
-	if c.Path() == "/s/*" && !strings.HasPrefix(c.Param("*"), "assets/") {
-		tok = c.Param("*") // the signing page's own route
+	route := c.Path()
+	switch {
+	case route == "/s/*":
+		if rest := c.Param("*"); strings.HasPrefix(rest, "assets/") {
+			return "/s/" + rest
+		}
+		return "/s/[token]" // the signing page's own route
+	case !strings.Contains(route, ":token"):
+		return c.Request().URL.Path
 	}
-	if tok != "" {
-		return strings.ReplaceAll(p, tok, "[token]")
+	segs := strings.Split(route, "/")
+	for i, s := range segs {
+		if name, ok := strings.CutPrefix(s, ":"); ok {
+			if name == "token" {
+				segs[i] = "[token]"
+			} else {
+				segs[i] = c.Param(name)
+			}
+		}
 	}
-	return p
+	return strings.Join(segs, "/")
 }
 
 // httpMetrics records request latency by route template and status.
@@ -123,10 +137,14 @@ func errorHandler(err error, c echo.Context) {
 		return
 	}
 	p := problemFor(err)
-	if p == nil {
+	if p == nil && unavailable(err) {
+		Logger(c.Request().Context()).Warn("dependency unavailable", "err", err)
+		p = errUnavailable
+		c.Response().Header().Set("Retry-After", unavailableRetryAfter)
+	} else if p == nil {
 		Logger(c.Request().Context()).Error("unhandled error", "err", err)
 		p = NewProblem(http.StatusInternalServerError, "internal_error", "an internal error occurred; quote the traceId when reporting it")
-	} else if p.Status >= 500 {
+	} else if p.Status >= 500 && p != errUnavailable {
 		Logger(c.Request().Context()).Error("server error", "err", err)
 	}
 	cp := *p

@@ -91,8 +91,8 @@ func newPersonServer(t testing.TB, mounts ...func(*person.Service) func(*echo.Ec
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Redis: env.redis.Client, RateLimits: httpapi.RateLimits{PerKey: httpapi.RateLimit{PerMinute: 100000, Burst: 100000},
 			PerIP: httpapi.RateLimit{PerMinute: 100000, Burst: 100000}},
-		Idempotency: idempotency.NewStore(env.pg.DB),
-		Mount:       m,
+		Idempotency: idempotency.NewStore(env.pg.DB), TrustedProxies: loopbackProxy,
+		Mount: m,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/idempotency"
+	"github.com/vellum-sign/vellum/internal/jobs"
 )
 
 // Pinger is anything /readyz checks.
@@ -39,6 +42,13 @@ type Deps struct {
 	// Queues is the Asynq dashboard, mounted at /ops/queues behind OpsToken.
 	Queues   http.Handler
 	OpsToken string
+	// MetricsElsewhere says /metrics has its own listener (MetricsHandler,
+	// VELLUM_METRICS_ADDR). Otherwise the router serves it behind OpsToken,
+	// and not at all without one: it is not for the public API port.
+	MetricsElsewhere bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed
+	// (VELLUM_TRUSTED_PROXIES); with none, the peer address is the client.
+	TrustedProxies []netip.Prefix
 	// Mount adds further routes (PKI, TSA, API resources) to the router.
 	// api is the authenticated /api/v1 group: bearer API key, per-key rate
 	// limit, request body cap and Idempotency-Key handling. Public routes
@@ -66,21 +76,22 @@ func New(d Deps) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler
-	// X-Forwarded-For is believed only from private and loopback proxies,
-	// so a client cannot pick its own IP for the per-IP limit.
-	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	e.IPExtractor = clientIP(d.TrustedProxies)
 	lim := newLimiter(d.Redis, d.RateLimits)
 	e.Use(requestContext(d.Log))
 	e.Use(newHTTPMetrics(d.Registry).middleware())
+	e.Use(bodyDeadline, refuseBadStrings)
 	e.Use(lim.ipRateLimit())
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", readyz(d.Ready))
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry})))
+	if !d.MetricsElsewhere && d.OpsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(MetricsHandler(d.Registry)), opsAuth(d.OpsToken))
+	}
 	if d.Queues != nil && d.OpsToken != "" {
-		ops := e.Group("/ops/queues", opsAuth(d.OpsToken))
+		ops := e.Group("/ops/queues", opsAuth(d.OpsToken), publishQueues(d.Redis))
 		ops.Any("", echo.WrapHandler(d.Queues))
 		ops.Any("/*", echo.WrapHandler(d.Queues))
 	}
@@ -103,6 +114,52 @@ func New(d Deps) (*echo.Echo, error) {
 	return e, nil
 }
 
+// asynqQueuesKey is the Redis set of queue names Asynq's inspector (and so
+// the dashboard) lists. Asynq adds a queue to it only on a client's first
+// enqueue to that queue, so after a FLUSHALL the set stays empty while the
+// outbox re-relays tasks through the same long-lived client.
+const asynqQueuesKey = "asynq:queues"
+
+// publishQueues puts every queue of jobs.Queues back into Asynq's set of
+// queues before the dashboard reads it, so it shows what sits in Redis.
+func publishQueues(rdb redis.UniversalClient) echo.MiddlewareFunc {
+	names := make([]any, 0, len(jobs.Queues))
+	for q := range jobs.Queues {
+		names = append(names, q)
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if rdb != nil {
+				if err := rdb.SAdd(c.Request().Context(), asynqQueuesKey, names...).Err(); err != nil {
+					Logger(c.Request().Context()).Warn("publish queue names for the dashboard", "err", err)
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// MetricsHandler serves the Prometheus metrics of reg.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// clientIP believes X-Forwarded-For only as far as it was written by the
+// operator's listed proxies: walking from the peer backwards, the first
+// address that is not a trusted proxy is the client. Nothing is trusted by
+// default (not even loopback or private peers), so a signer cannot choose
+// the IP of the audit trail or of the per-IP limit.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
 func readyz(deps map[string]Pinger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
@@ -121,6 +178,7 @@ func readyz(deps map[string]Pinger) echo.HandlerFunc {
 		body := map[string]any{"status": "ready", "checks": checks}
 		if status != http.StatusOK {
 			body["status"] = "not ready"
+			c.Response().Header().Set("Retry-After", unavailableRetryAfter)
 		}
 		return c.JSON(status, body)
 	}

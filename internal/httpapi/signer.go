@@ -20,7 +20,7 @@ import (
 func SignerRoutes(envelopes *envelope.Service) func(e *echo.Echo, api *echo.Group) {
 	h := &signerHandlers{svc: envelopes}
 	return func(e *echo.Echo, _ *echo.Group) {
-		g := e.Group("/api/v1/signer/:token", noStore)
+		g := e.Group("/api/v1/signer/:token", noStore, h.knownToken)
 		g.GET("", h.view)
 		g.GET("/documents/:documentId", h.document)
 		g.POST("/otp", h.otp)
@@ -41,6 +41,21 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 type signerHandlers struct{ svc *envelope.Service }
+
+// knownToken refuses an unknown token before the handler reads the body,
+// so an unauthenticated client cannot hold a connection by trickling one;
+// the connection is closed rather than drained.
+func (h *signerHandlers) knownToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := h.svc.KnownToken(c.Request().Context(), c.Param("token")); err != nil {
+			if c.Request().ContentLength != 0 {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+			}
+			return envelopeError(c, err)
+		}
+		return next(c)
+	}
+}
 
 func signerActor(c echo.Context) envelope.Actor {
 	return envelope.Actor{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}

@@ -50,6 +50,9 @@ type webhookResponse struct {
 	CreatedAt               time.Time  `json:"createdAt"`
 	UpdatedAt               time.Time  `json:"updatedAt"`
 	Secret                  string     `json:"secret,omitempty"`
+	// SecretWithheld marks an Idempotency-Key replay: the secret was shown
+	// once and is not stored outside its endpoint to show again.
+	SecretWithheld bool `json:"secretWithheld,omitempty"`
 }
 
 func toWebhookResponse(e *webhook.Endpoint) webhookResponse {
@@ -68,9 +71,13 @@ func toWebhookResponse(e *webhook.Endpoint) webhookResponse {
 }
 
 // toWebhookSecretResponse is toWebhookResponse with the secret, for the two
-// moments the API shows it.
-func toWebhookSecretResponse(e *webhook.Endpoint) webhookResponse {
+// moments the API shows it; an Idempotency-Key replay of them gets the
+// endpoint with secretWithheld instead.
+func toWebhookSecretResponse(c echo.Context, e *webhook.Endpoint) webhookResponse {
 	r := toWebhookResponse(e)
+	r.SecretWithheld = true
+	withholdOnReplay(c, r)
+	r.SecretWithheld = false
 	r.Secret = e.Secret
 	return r
 }
@@ -115,7 +122,7 @@ func (h *webhookHandlers) create(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/webhooks/"+e.ID)
 	c.Response().Header().Set("ETag", webhookETag(e))
-	return c.JSON(http.StatusCreated, toWebhookSecretResponse(e))
+	return c.JSON(http.StatusCreated, toWebhookSecretResponse(c, e))
 }
 
 func (h *webhookHandlers) list(c echo.Context) error {
@@ -185,7 +192,7 @@ func (h *webhookHandlers) rotateSecret(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("ETag", webhookETag(e))
-	return c.JSON(http.StatusOK, toWebhookSecretResponse(e))
+	return c.JSON(http.StatusOK, toWebhookSecretResponse(c, e))
 }
 
 // webhookDeliveryResponse is one message to one endpoint. eventId is the

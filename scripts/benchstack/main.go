@@ -3,7 +3,8 @@
 // versitygw S3 server (through internal/testenv), then `vellum serve` and
 // `vellum worker` processes against them. It prints the base URL and a test
 // API key as shell exports, runs the command given after "--" with them set
-// (or waits for Ctrl-C), and tears everything down.
+// (and VELLUM_SERVE_PID, for measuring the serve process), or waits for
+// Ctrl-C, and tears everything down.
 //
 //	go run ./scripts/benchstack -- go run ./scripts/bench-envelopes -n 100 -c 4
 package main
@@ -128,7 +129,8 @@ func run(bin string, workers int, cmdArgs []string) error {
 		return nil
 	}
 	cmd := exec.CommandContext(ctx, cmdArgs[0], cmdArgs[1:]...)
-	cmd.Env = append(os.Environ(), "VELLUM_BASE_URL="+base, "VELLUM_API_KEY="+key)
+	cmd.Env = append(os.Environ(), "VELLUM_BASE_URL="+base, "VELLUM_API_KEY="+key,
+		fmt.Sprintf("VELLUM_SERVE_PID=%d", procs[0].Process.Pid))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
 }

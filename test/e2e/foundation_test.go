@@ -18,7 +18,8 @@ import (
 func TestDev_PrintsKeyServesReadyAndKeepsStateAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	dev := start(t, nil, "dev", "--addr", addr, "--data-dir", dir)
+	const opsToken = "e2e-ops-token-0123456789"
+	dev := start(t, []string{"VELLUM_OPS_TOKEN=" + opsToken}, "dev", "--addr", addr, "--data-dir", dir)
 	key := dev.waitLine("API key:", 60*time.Second)
 	if !strings.HasPrefix(key, "sk_test_") || len(key) < 40 {
 		t.Fatalf("printed key %q is not a test key", key)
@@ -31,7 +32,11 @@ func TestDev_PrintsKeyServesReadyAndKeepsStateAcrossRestart(t *testing.T) {
 	if resp.Header.Get("Operation-Id") == "" {
 		t.Error("response has no Operation-Id")
 	}
-	_, metrics := get(t, "http://"+addr+"/metrics", "")
+	// /metrics shares the API port here, so it takes the ops token.
+	if resp, _ := get(t, "http://"+addr+"/metrics", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics without the ops token: %d, want 401", resp.StatusCode)
+	}
+	_, metrics := get(t, "http://"+addr+"/metrics", opsToken)
 	if !strings.Contains(metrics, `vellum_http_request_duration_seconds_bucket{method="GET",route="/readyz",status="200"`) {
 		t.Errorf("metrics lack the readyz latency histogram:\n%.2000s", metrics)
 	}

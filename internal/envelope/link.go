@@ -1,0 +1,184 @@
+package envelope
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vellum-sign/vellum/internal/account"
+)
+
+// Access-code lockout: after AccessCodeMaxAttempts wrong codes the link is
+// locked for AccessCodeLockout, twice as long after each further lockout
+// (capped at AccessCodeMaxLockout). Whoever holds a leaked link can delay
+// the recipient for a while, not lock them out for good; the sender can lift
+// a lock at once.
+const (
+	AccessCodeMaxAttempts = OTPMaxAttempts
+	AccessCodeLockout     = 15 * time.Minute
+	AccessCodeMaxLockout  = 24 * time.Hour
+)
+
+// lockoutFor is the length of the n-th lockout (n from 1).
+func lockoutFor(n int) time.Duration {
+	d := AccessCodeLockout
+	for i := 1; i < n && d < AccessCodeMaxLockout; i++ {
+		d *= 2
+	}
+	return min(d, AccessCodeMaxLockout)
+}
+
+// checkAccessLock refuses while a lockout runs and, once it has run out,
+// gives the recipient a fresh set of attempts.
+func (s *Service) checkAccessLock(ctx context.Context, ss *Session) error {
+	now := s.now()
+	if ss.AuthLockedUntil != nil && now.Before(*ss.AuthLockedUntil) {
+		return &LockedError{Until: *ss.AuthLockedUntil}
+	}
+	if ss.AuthLockedUntil != nil || ss.OTPAttempts >= AccessCodeMaxAttempts {
+		ss.AuthLockedUntil, ss.OTPAttempts = nil, 0
+		if err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{"auth_locked_until": nil, "otp_attempts": 0}).Error; err != nil {
+			return fmt.Errorf("end lockout of %s: %w", ss.ID, err)
+		}
+	}
+	return nil
+}
+
+// countWrongAccessCode records a wrong access code and starts a lockout on
+// the last allowed attempt.
+func (s *Service) countWrongAccessCode(ctx context.Context, ss *Session) error {
+	ss.OTPAttempts++
+	upd := map[string]any{"otp_attempts": ss.OTPAttempts}
+	if ss.OTPAttempts >= AccessCodeMaxAttempts {
+		ss.AuthLockouts++
+		until := s.now().Add(lockoutFor(ss.AuthLockouts))
+		ss.AuthLockedUntil = &until
+		upd["auth_lockouts"], upd["auth_locked_until"] = ss.AuthLockouts, until
+	}
+	if err := s.DB.Conn(ctx).Model(ss).Updates(upd).Error; err != nil {
+		return fmt.Errorf("count attempt: %w", err)
+	}
+	return nil
+}
+
+// renewToken gives ss a new token (the previous one stops matching at once)
+// and a fresh lifetime.
+func (s *Service) renewToken(ctx context.Context, env *Envelope, ss *Session, now time.Time) error {
+	ss.TokenGeneration++
+	ss.TokenHash = hashToken(s.token(ss))
+	ss.ExpiresAt = s.sessionExpiry(env, now)
+	err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{
+		"token_generation": ss.TokenGeneration, "token_hash": ss.TokenHash, "expires_at": ss.ExpiresAt,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("renew signing link %s: %w", ss.ID, err)
+	}
+	return nil
+}
+
+// linkOf finds a SENT envelope's recipient with a signing link that is
+// still theirs to use, locked for update.
+func (s *Service) linkOf(ctx context.Context, scope account.Scope, op, id, recipientID string) (*Envelope, *Recipient, *Session, error) {
+	env, err := s.get(ctx, scope, id, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := env.recipient(recipientID)
+	if r == nil {
+		return nil, nil, nil, fmt.Errorf("%w: %s", ErrRecipientNotFound, recipientID)
+	}
+	if env.Status != StatusSent {
+		return nil, nil, nil, stateErr(op, env.Status)
+	}
+	ss := env.session(r.ID)
+	switch {
+	case ss == nil || r.Role == RoleCC:
+		return nil, nil, nil, fmt.Errorf("%w: a %s recipient has no signing link", ErrNoSigningLink, r.Role)
+	case r.SignedAt != nil:
+		return nil, nil, nil, ErrAlreadySigned
+	case r.DeclinedAt != nil:
+		return nil, nil, nil, ErrAlreadyDeclined
+	}
+	return env, r, ss, nil
+}
+
+// RotateLink replaces a recipient's signing link, for a link that leaked:
+// the old token stops working at once, the new one gets a fresh lifetime,
+// an access-code lockout is lifted, and when it is the recipient's turn the
+// invitation goes out again with the new link. The envelope stays SENT.
+func (s *Service) RotateLink(ctx context.Context, scope account.Scope, actor Actor, id, recipientID string) (*Envelope, error) {
+	var env *Envelope
+	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
+		var (
+			r   *Recipient
+			ss  *Session
+			err error
+		)
+		if env, r, ss, err = s.linkOf(ctx, scope, "rotate the link of a recipient of", id, recipientID); err != nil {
+			return err
+		}
+		now := s.now()
+		if err := s.renewToken(ctx, env, ss, now); err != nil {
+			return err
+		}
+		if err := s.liftLock(ctx, ss); err != nil {
+			return err
+		}
+		if ss.Status == SessionExpired {
+			ss.Status, r.Status = SessionNotified, RecipientNotified
+			if err := s.DB.Conn(ctx).Model(ss).Update("status", ss.Status).Error; err != nil {
+				return fmt.Errorf("reopen session %s: %w", ss.ID, err)
+			}
+			if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
+				return fmt.Errorf("reopen recipient %s: %w", r.ID, err)
+			}
+		}
+		if r.Status != RecipientPending && hasTurn(env, r) {
+			if err := s.enqueueNotify(ctx, env, r.ID, notifyInvitation, int(ss.TokenGeneration)); err != nil {
+				return err
+			}
+		}
+		env.UpdatedAt = now
+		if err := s.save(ctx, env); err != nil {
+			return err
+		}
+		return s.record(ctx, env, "recipient.link_rotated", actor, r.ID, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// Unlock lifts a recipient's access-code lockout and gives them a fresh set
+// of attempts, keeping their link.
+func (s *Service) Unlock(ctx context.Context, scope account.Scope, actor Actor, id, recipientID string) (*Envelope, error) {
+	var env *Envelope
+	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
+		var (
+			r   *Recipient
+			ss  *Session
+			err error
+		)
+		if env, r, ss, err = s.linkOf(ctx, scope, "unlock a recipient of", id, recipientID); err != nil {
+			return err
+		}
+		if err := s.liftLock(ctx, ss); err != nil {
+			return err
+		}
+		return s.record(ctx, env, "recipient.unlocked", actor, r.ID, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+func (s *Service) liftLock(ctx context.Context, ss *Session) error {
+	ss.AuthLockedUntil, ss.OTPAttempts, ss.AuthLockouts = nil, 0, 0
+	err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{"auth_locked_until": nil, "otp_attempts": 0, "auth_lockouts": 0}).Error
+	if err != nil {
+		return fmt.Errorf("unlock session %s: %w", ss.ID, err)
+	}
+	return nil
+}
