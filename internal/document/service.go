@@ -203,7 +203,8 @@ func (s *Service) Create(ctx context.Context, scope account.Scope, up *Upload, m
 	if err != nil {
 		return nil, err
 	}
-	boxes, fields := readGeometry(up.file, up.Size)
+	boxes, fields, damaged := readGeometry(up.file, up.Size)
+	rep = damageFindings(rep, boxes, fields, damaged)
 	now := time.Now().UTC()
 	d := &Document{
 		PageBoxes: boxes, SignatureFields: fields,

@@ -64,6 +64,10 @@ const headerWindow = 1024
 
 var disableConfigDir sync.Once
 
+// structureDamaged starts the finding for a file pdfcpu reads as damaged;
+// damageFindings replaces it when the signing engine can repair the file.
+const structureDamaged = "The document's structure is damaged and cannot be signed reliably: "
+
 // Report is what Validate learns about a PDF.
 type Report struct {
 	Pages      int
@@ -109,8 +113,7 @@ func Validate(ctx context.Context, rs io.ReadSeeker) (rep Report, err error) {
 	}
 	v := &rep.Validation
 	if err := check(func() error { return validate.XRefTable(pctx) }); err != nil {
-		v.Errors = append(v.Errors, issue(CodeSigningError,
-			"The document's structure is damaged and cannot be signed reliably: "+conciseError(err)))
+		v.Errors = append(v.Errors, issue(CodeSigningError, structureDamaged+conciseError(err)))
 		_ = check(pctx.EnsurePageCount)
 	}
 	rep.Pages = pctx.PageCount

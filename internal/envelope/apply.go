@@ -124,6 +124,9 @@ func (s *Service) ApplySignature(ctx context.Context, envelopeID, recipientID st
 // document moved on since its revision was made.
 func (s *Service) advanceDocuments(ctx context.Context, env *Envelope, revs []revisionFile) error {
 	for _, rv := range revs {
+		if err := s.settle(ctx, rv.key); err != nil {
+			return err
+		}
 		res := s.DB.Conn(ctx).Model(&Document{}).
 			Where("envelope_id = ? AND document_id = ? AND revision = ?", env.ID, rv.documentID, rv.base).
 			Updates(map[string]any{"current_blob_key": rv.key, "current_sha256": rv.sha256,
@@ -262,8 +265,8 @@ func (s *Service) transform(ctx context.Context, env *Envelope, d Document, fn f
 		return revisionFile{}, fmt.Errorf("rewind revision: %w", err)
 	}
 	key := fmt.Sprintf("envelopes/%s/%s/r%03d-%s.pdf", env.ID, d.DocumentID, d.Revision+1, randomHex(8))
-	if _, err := s.Blobs.Put(ctx, key, out, "application/pdf"); err != nil {
-		return revisionFile{}, fmt.Errorf("store revision %s: %w", key, err)
+	if err := s.putPending(ctx, env.ID, key, out, "application/pdf"); err != nil {
+		return revisionFile{}, fmt.Errorf("store revision: %w", err)
 	}
 	return revisionFile{documentID: d.DocumentID, base: d.Revision, key: key,
 		sha256: hex.EncodeToString(h.Sum(nil)), size: cw.n}, nil
@@ -294,11 +297,17 @@ func removeTemp(f *os.File) {
 	_ = os.Remove(name)
 }
 
-// dropRevisions deletes revisions that were never made current.
+// dropRevisions deletes revisions that were never made current, and their
+// pending rows; what cannot be deleted now the sweep deletes later.
 func (s *Service) dropRevisions(ctx context.Context, revs []revisionFile) {
+	ctx = context.WithoutCancel(ctx)
 	for _, rv := range revs {
-		if err := s.Blobs.Delete(context.WithoutCancel(ctx), rv.key); err != nil {
+		if err := s.Blobs.Delete(ctx, rv.key); err != nil {
 			s.Log.Warn("delete unused revision", "key", rv.key, "err", err)
+			continue
+		}
+		if err := s.DB.Conn(ctx).Where("blob_key = ?", rv.key).Delete(&pendingBlob{}).Error; err != nil {
+			s.Log.Warn("forget unused revision", "key", rv.key, "err", err)
 		}
 	}
 }

@@ -3,9 +3,13 @@ package envelope_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,5 +150,133 @@ func TestFields_NamedFieldsAndPlacementAreCheckedAtCreation(t *testing.T) {
 	}
 	if text := pdftotext(t, path); !strings.Contains(text, "Cleo Client") {
 		t.Errorf("the stamp is not on the page:\n%s", text)
+	}
+}
+
+// bboxWords runs pdftotext -bbox on page 1 of path: word -> boxes.
+func bboxWords(t *testing.T, path string) map[string][][4]float64 {
+	t.Helper()
+	out, err := exec.Command("pdftotext", "-bbox", "-f", "1", "-l", "1", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext -bbox: %v", err)
+	}
+	words := map[string][][4]float64{}
+	for _, m := range regexp.MustCompile(`<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>`).FindAllStringSubmatch(string(out), -1) {
+		var v [4]float64
+		for i := range v {
+			v[i], _ = strconv.ParseFloat(m[i+1], 64)
+		}
+		words[m[5]] = append(words[m[5]], v)
+	}
+	return words
+}
+
+// An envelope whose signers use a prepared field by name and an anchor
+// text completes; the anchored stamp lands where pdftotext -bbox says the
+// text is, moved by the offsets; an anchor that is not there is a 400
+// unless it may be ignored.
+func TestFields_AnchorAndNamedFieldEnvelopeCompletes(t *testing.T) {
+	c := newClient(t)
+	// "Client signature:" on the baseline at y 692, "Witness signature:"
+	// at 552; the prepared field under the first.
+	pdf := padestest.Contract([][]string{{"Service agreement", "", "Client signature:", "", "", "", "", "", "", "", "", "", "Witness signature:"}},
+		padestest.EmptyField{Name: "ClientSignature", Page: 1, Rect: [4]float64{72, 610, 292, 680}})
+	dir := t.TempDir()
+	if keep := os.Getenv("VELLUM_KEEP_PDFS"); keep != "" {
+		dir = keep // to look at the pages: pdftoppm -png
+	}
+	orig := filepath.Join(dir, "anchors.pdf")
+	if err := os.WriteFile(orig, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := c.upload("anchors.pdf", pdf)
+	witness := bboxWords(t, orig)["Witness"]
+	if len(witness) != 1 {
+		t.Fatalf("pdftotext finds Witness %d times", len(witness))
+	}
+	// The field's top-left goes to the text's top-left, 0.25 in right and
+	// 12 pt down; in user space (page height 792) y is its bottom.
+	wantX, wantTop := witness[0][0]+18, witness[0][1]+12
+	wantY := 792 - wantTop - 60
+
+	body := func(anchor map[string]any) map[string]any {
+		anchor["documentId"], anchor["type"] = doc, "SIGNATURE"
+		return map[string]any{"subject": "Anchors", "documentIds": []string{doc}, "recipients": []map[string]any{
+			{"email": "client@example.com", "name": "Cleo Client", "role": "SIGNER",
+				"fields": []map[string]any{{"documentId": doc, "type": "SIGNATURE", "fieldName": "ClientSignature"}}},
+			{"email": "witness@example.com", "name": "Wanda Witness", "role": "SIGNER",
+				"fields": []map[string]any{anchor}},
+		}}
+	}
+	r := c.do(http.MethodPost, "/api/v1/envelopes", body(map[string]any{"anchorString": "Notary signature:", "width": 200, "height": 60}))
+	if got := invalidParams(t, r)["recipients[1].fields[0].anchorString"]; !strings.Contains(got, `"Notary signature:" does not occur in document `+doc) {
+		t.Errorf("missing anchor: %v", got)
+	}
+	r = c.do(http.MethodPost, "/api/v1/envelopes", body(map[string]any{"anchorString": "Notary signature:", "width": 200, "height": 60, "anchorIgnoreIfNotPresent": true}))
+	if r.status != http.StatusCreated || len(r.json(t)["recipients"].([]any)[1].(map[string]any)["fields"].([]any)) != 0 {
+		t.Fatalf("ignored missing anchor: %d %s", r.status, r.body)
+	}
+	if got := invalidParams(t, c.do(http.MethodPost, "/api/v1/envelopes", body(map[string]any{"anchorString": "Witness", "anchorUnits": "cubits", "width": 200, "height": 60})))["recipients[1].fields[0].anchorUnits"]; got == "" {
+		t.Error("unknown anchorUnits accepted")
+	}
+
+	r = c.do(http.MethodPost, "/api/v1/envelopes", body(map[string]any{"anchorString": "Witness signature:", "anchorXOffset": 0.25, "anchorYOffset": 12,
+		"anchorUnits": "inches", "width": 200, "height": 60}))
+	if r.status != http.StatusBadRequest {
+		// 0.25 in is 18 pt, 12 in would be off the page: units apply to both offsets.
+		t.Fatalf("12 inches down is below the page: %d %s", r.status, r.body)
+	}
+	r = c.do(http.MethodPost, "/api/v1/envelopes", body(map[string]any{"anchorString": "Witness signature:", "anchorXOffset": 18, "anchorYOffset": 12,
+		"anchorUnits": "points", "width": 200, "height": 60}))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	env := r.json(t)
+	f := env["recipients"].([]any)[1].(map[string]any)["fields"].([]any)[0].(map[string]any)
+	if f["page"] != 1.0 || math.Abs(f["x"].(float64)-wantX) > 1 || math.Abs(f["y"].(float64)-wantY) > 1 ||
+		f["width"] != 200.0 || f["height"] != 60.0 || f["anchorString"] != "Witness signature:" {
+		t.Fatalf("anchored field %v, want page 1 at (%.2f, %.2f) 200x60", f, wantX, wantY)
+	}
+	id := env["id"].(string)
+	if r = c.do(http.MethodPost, "/api/v1/envelopes/"+id+"/send", nil); r.status != http.StatusOK {
+		t.Fatalf("send: %d %s", r.status, r.body)
+	}
+	for _, s := range []struct{ email, name string }{{"client@example.com", "Cleo Client"}, {"witness@example.com", "Wanda Witness"}} {
+		tok := c.tokenOf(id, s.email)
+		if r = do(t, "", http.MethodPost, "/api/v1/signer/"+tok+"/sign", map[string]any{
+			"consent": true, "signature": map[string]any{"type": "typed", "text": s.name}}); r.status != http.StatusOK {
+			t.Fatalf("%s signs: %d %s", s.email, r.status, r.body)
+		}
+	}
+	c.waitStatus(id, "COMPLETED")
+	signed := c.do(http.MethodGet, "/api/v1/envelopes/"+id+"/signed-document", nil)
+	path := filepath.Join(dir, "anchors-signed.pdf")
+	if err := os.WriteFile(path, signed.body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := pdfsig(t, path)
+	if strings.Count(out, "Signature is Valid.") != 2 || !strings.Contains(out, "Signature Field Name: ClientSignature") {
+		t.Fatalf("pdfsig:\n%s", out)
+	}
+	// Each stamp is inside its box: the signer's details as pdftotext sees them.
+	words := bboxWords(t, path)
+	inside := func(word string, x0, top, x1, bottom float64) bool {
+		for _, b := range words[word] {
+			if b[0] >= x0-1 && b[1] >= top-1 && b[2] <= x1+1 && b[3] <= bottom+1 {
+				return true
+			}
+		}
+		return false
+	}
+	if !inside("Wanda", wantX, wantTop, wantX+200, wantTop+60) {
+		t.Errorf("Wanda's stamp is not in the anchored box x %.1f..%.1f, y %.1f..%.1f: %v", wantX, wantX+200, wantTop, wantTop+60, words["Wanda"])
+	}
+	if !inside("Cleo", 72, 792-680, 292, 792-610) {
+		t.Errorf("Cleo's stamp is not in ClientSignature's box: %v", words["Cleo"])
+	}
+	if os.Getenv("VELLUM_KEEP_PDFS") != "" {
+		if b, err := exec.Command("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", path, filepath.Join(dir, "anchors-signed")).CombinedOutput(); err != nil {
+			t.Fatalf("pdftoppm: %v %s", err, b)
+		}
 	}
 }

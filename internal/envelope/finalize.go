@@ -108,6 +108,9 @@ func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc
 		if err := s.advanceDocuments(ctx, env, revs); err != nil {
 			return err
 		}
+		if err := s.settle(ctx, trailKey, pkgKey); err != nil {
+			return err
+		}
 		env.Status, env.CompletedAt = StatusCompleted, &now
 		env.AuditTrailKey, env.PackageKey = trailKey, pkgKey
 		for i := range env.Recipients {
@@ -157,7 +160,7 @@ func (s *Service) sealEnded(ctx context.Context, env *Envelope, commit CommitFun
 		if res.RowsAffected == 0 {
 			return errSkip
 		}
-		return nil
+		return s.settle(ctx, key)
 	})
 	if err != nil {
 		s.dropRevisions(ctx, []revisionFile{{key: key}})
@@ -312,7 +315,7 @@ func (s *Service) storeAuditTrail(ctx context.Context, env *Envelope) (string, e
 		return "", fmt.Errorf("seal audit trail of %s: %w", env.ID, err)
 	}
 	key := fmt.Sprintf("envelopes/%s/audit-trail-%s.pdf", env.ID, randomHex(8))
-	if _, err := s.Blobs.Put(ctx, key, bytes.NewReader(sealed), "application/pdf"); err != nil {
+	if err := s.putPending(ctx, env.ID, key, bytes.NewReader(sealed), "application/pdf"); err != nil {
 		return "", fmt.Errorf("store audit trail of %s: %w", env.ID, err)
 	}
 	return key, nil
@@ -375,7 +378,7 @@ func (s *Service) buildPackage(ctx context.Context, env *Envelope, finals map[st
 		return "", fmt.Errorf("package: %w", err)
 	}
 	key := fmt.Sprintf("envelopes/%s/package-%s.zip", env.ID, randomHex(8))
-	if _, err := s.Blobs.Put(ctx, key, f, "application/zip"); err != nil {
+	if err := s.putPending(ctx, env.ID, key, f, "application/zip"); err != nil {
 		return "", fmt.Errorf("store package: %w", err)
 	}
 	return key, nil

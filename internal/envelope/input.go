@@ -18,6 +18,7 @@ import (
 
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/pdffont"
+	"github.com/vellum-sign/vellum/pkg/pdftext"
 )
 
 // Limits of an envelope (Certyneo's and Signicat's where they have one).
@@ -113,6 +114,8 @@ type docInfo struct {
 	// geometry and sigFields were read at upload; both empty when unknown.
 	geometry  []pades.Page
 	sigFields []document.SignatureField
+	// text extracts the document's text for anchors (once, when asked).
+	text func() (*pdftext.Document, error)
 }
 
 // docLookup resolves document ids in a scope.
@@ -307,6 +310,7 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 		if len(r.Fields) > 0 && r.Role != RoleSigner {
 			c.add(p+"fields", "only signers have fields")
 		}
+		r.Fields = c.anchored(p, r.Fields, docs)
 		for j := range r.Fields {
 			fields++
 			fp := fmt.Sprintf("%sfields[%d].", p, j)

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -84,3 +85,77 @@ func anchorString(a *Anchor) string {
 	}
 	return a.String
 }
+
+// MaxAnchorLen bounds an anchor text.
+const MaxAnchorLen = 255
+
+// anchorUnits are points per unit of the offsets. DocuSign's pixels are
+// 1/72 inch: points by another name.
+var anchorUnits = map[string]float64{"": 1, "points": 1, "pixels": 1, "mms": 72 / 25.4, "inches": 72}
+
+// anchored resolves the anchor fields of one recipient into fields at
+// coordinates, one per occurrence of the text on every page of the
+// document; a field without an anchor passes through. fp names the
+// recipient ("recipients[0].").
+func (c *checker) anchored(p string, in []FieldInput, docs map[string]docInfo) []FieldInput {
+	var out []FieldInput
+	for j, f := range in {
+		if f.Anchor == nil || f.FieldName != "" {
+			out = append(out, f)
+			continue
+		}
+		fp := fmt.Sprintf("%sfields[%d].", p, j)
+		a := f.Anchor
+		scale, okUnits := anchorUnits[a.Units]
+		switch {
+		case strings.TrimSpace(a.String) == "":
+			c.add(fp+"anchorString", "is required with anchor offsets, units or anchorIgnoreIfNotPresent")
+			continue
+		case !utf8.ValidString(a.String) || utf8.RuneCountInString(a.String) > MaxAnchorLen:
+			c.add(fp+"anchorString", "must be valid UTF-8 of at most %d characters", MaxAnchorLen)
+			continue
+		case !okUnits:
+			c.add(fp+"anchorUnits", "must be points, pixels, mms or inches")
+			continue
+		case math.Abs(a.XOffset*scale) > 14400 || math.Abs(a.YOffset*scale) > 14400:
+			c.add(fp+"anchorXOffset", "offsets must be within 14400 points")
+			continue
+		case f.Width <= 0 || f.Height <= 0 || f.Width > 14400 || f.Height > 14400:
+			c.add(fp+"width", "an anchored field needs a width and height of more than 0 and at most 14400 points")
+			continue
+		}
+		info, ok := docs[f.DocumentID]
+		if !ok || !info.found || info.text == nil {
+			out = append(out, f) // documentId is reported on its own
+			continue
+		}
+		text, err := info.text()
+		if err != nil {
+			c.add(fp+"anchorString", "the text of document %s cannot be read to find %q: %v", f.DocumentID, a.String, err)
+			continue
+		}
+		n := 0
+		for i := range text.Pages {
+			pg := &text.Pages[i]
+			for _, b := range pg.Find(a.String) {
+				// Display space: x right, y down, as DocuSign's offsets.
+				x0, y0 := b.XMin+a.XOffset*scale, b.YMin+a.YOffset*scale
+				ux0, uy0 := pg.ToUser(x0, y0)
+				ux1, uy1 := pg.ToUser(x0+f.Width, y0+f.Height)
+				g := f
+				g.Page = pg.Number
+				g.X, g.Y = round2(math.Min(ux0, ux1)), round2(math.Min(uy0, uy1))
+				g.Width, g.Height = round2(math.Abs(ux1-ux0)), round2(math.Abs(uy1-uy0))
+				out = append(out, g)
+				n++
+			}
+		}
+		if n == 0 && !a.IgnoreIfNotPresent {
+			c.add(fp+"anchorString", "%q does not occur in document %s (set anchorIgnoreIfNotPresent to place no field then)", a.String, f.DocumentID)
+		}
+	}
+	return out
+}
+
+// round2 keeps coordinates to a hundredth of a point.
+func round2(v float64) float64 { return math.Round(v*100) / 100 }

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +32,7 @@ import (
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/pdffont"
+	"github.com/vellum-sign/vellum/pkg/pdftext"
 )
 
 // Publisher fans events out to webhooks inside the caller's transaction.
@@ -236,7 +239,38 @@ func (s *Service) lookupDocument(ctx context.Context, scope account.Scope, id st
 	if err != nil {
 		return docInfo{}, err
 	}
-	return docInfo{found: true, signable: d.Signable, pages: d.Pages, geometry: d.PageGeometry(), sigFields: d.SignatureFields}, nil
+	var text *pdftext.Document
+	var textErr error
+	read := false
+	return docInfo{found: true, signable: d.Signable, pages: d.Pages, geometry: d.PageGeometry(), sigFields: d.SignatureFields,
+		text: func() (*pdftext.Document, error) {
+			if !read {
+				read = true
+				text, textErr = s.documentText(ctx, scope, id)
+			}
+			return text, textErr
+		}}, nil
+}
+
+// documentText extracts a document's text with positions, for anchors.
+func (s *Service) documentText(ctx context.Context, scope account.Scope, id string) (*pdftext.Document, error) {
+	_, rc, err := s.Documents.Open(ctx, scope, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp("", "vellum-text-*.pdf")
+	if err != nil {
+		return nil, fmt.Errorf("spool document %s: %w", id, err)
+	}
+	defer removeTemp(f)
+	if _, err := io.Copy(f, rc); err != nil {
+		return nil, fmt.Errorf("spool document %s: %w", id, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("spool document %s: %w", id, err)
+	}
+	return pdftext.Extract(f)
 }
 
 // Create validates in and stores a DRAFT envelope.

@@ -11,10 +11,12 @@ type SweepResult struct {
 	Expired         int // envelopes → EXPIRED
 	SessionsExpired int // signing links that ran out
 	RemindersQueued int // reminder e-mails queued
+	OrphansDeleted  int // blobs a crash left uncommitted, deleted
 }
 
 // Sweep expires SENT envelopes past their expiry, expires signing sessions
-// past their TTL and queues reminders that are due. Each envelope changes
+// past their TTL, queues reminders that are due and deletes blobs a crash
+// left uncommitted (SweepOrphans). Each envelope changes
 // in its own transaction under its row lock, so concurrent sweeps and
 // signers never double-apply a change.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
@@ -120,5 +122,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			return res, fmt.Errorf("sweep: remind %s: %w", e.ID, err)
 		}
 	}
-	return res, nil
+	n, err := s.SweepOrphans(ctx)
+	res.OrphansDeleted = n
+	return res, err
 }

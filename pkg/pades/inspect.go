@@ -33,22 +33,35 @@ type SignatureField struct {
 type Info struct {
 	Pages           []Page
 	SignatureFields []SignatureField
+	// Damaged: the cross-reference data had to be reconstructed. Sign
+	// rewrites such a file cleanly before signing it, and refuses it
+	// (ErrDamagedSigned) when it carries signatures.
+	Damaged bool
 }
 
 // Inspect reads the page boxes and the signature fields of the PDF in r
 // (size bytes), so a caller can check placements and field names without
-// signing.
+// signing. Damaged cross-reference data is reconstructed as Sign does.
 func Inspect(r io.ReaderAt, size int64) (*Info, error) {
 	d, err := openDocument(r, size)
-	if err != nil {
-		return nil, codeErr(CodeUnknownError, err, "cannot read PDF")
+	if err == nil {
+		if err = d.healthy(); err != nil {
+			d.release()
+		}
+	}
+	damaged := err != nil
+	if damaged {
+		var rerr error
+		if d, rerr = reconstruct(r, size); rerr != nil {
+			return nil, codeErr(CodeUnknownError, err, "cannot read PDF")
+		}
 	}
 	defer d.release()
 	pages, err := d.pages()
 	if err != nil {
 		return nil, codeErr(CodeUnknownError, err, "cannot read the page tree")
 	}
-	info := &Info{}
+	info := &Info{Damaged: damaged}
 	for _, p := range pages {
 		info.Pages = append(info.Pages, p.box)
 	}

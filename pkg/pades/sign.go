@@ -171,8 +171,29 @@ func Sign(ctx context.Context, in io.ReaderAt, size int64, out io.Writer, opts O
 		return err
 	}
 	d, err := openDocument(in, size)
+	if err == nil {
+		if err = d.healthy(); err != nil {
+			d.release()
+		}
+	}
 	if err != nil {
-		return codeErr(CodeUnknownError, err, "cannot read PDF")
+		// Damaged cross-reference data: reconstruct it, rewrite the file
+		// cleanly once, and sign the clean file incrementally.
+		clean, rerr := repair(in, size)
+		if rerr != nil {
+			var pe *Error
+			if errors.As(rerr, &pe) {
+				return rerr
+			}
+			return codeErr(CodeUnknownError, err, "cannot read PDF (reconstruction failed too: %v)", rerr)
+		}
+		if d, err = openDocument(bytes.NewReader(clean), int64(len(clean))); err == nil {
+			err = d.healthy()
+		}
+		if err != nil {
+			return codeErr(CodeUnknownError, err, "cannot read the repaired PDF")
+		}
+		in, size = bytes.NewReader(clean), int64(len(clean))
 	}
 	defer d.release()
 	if err := checkSignable(d); err != nil {
