@@ -63,6 +63,8 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 		func() { _, _ = c.Envelopes.Send(ctx, "env_1") },
 		func() { _, _ = c.Envelopes.Void(ctx, "env_1", "") },
 		func() { _, _ = c.Envelopes.Remind(ctx, "env_1") },
+		func() { _, _ = c.Envelopes.RotateRecipientLink(ctx, "env_1", "rcp_1") },
+		func() { _, _ = c.Envelopes.UnlockRecipient(ctx, "env_1", "rcp_1") },
 		func() { _, _ = c.Envelopes.Events(ctx, "env_1") },
 		func() { _, _ = c.Envelopes.DownloadSigned(ctx, "env_1", "doc_1") },
 		func() { _, _ = c.Envelopes.DownloadAuditTrail(ctx, "env_1") },

@@ -320,6 +320,19 @@ func (s *EnvelopeService) Void(ctx context.Context, id, reason string) (*Envelop
 	return s.one(ctx, http.MethodPost, pathf("/api/v1/envelopes/%s/void", id), &VoidRequest{Reason: reason})
 }
 
+// RotateRecipientLink replaces a recipient's signing link, for a link that
+// leaked: the old token stops working at once and, when it is the
+// recipient's turn, the invitation goes out again with the new one.
+func (s *EnvelopeService) RotateRecipientLink(ctx context.Context, envelopeID, recipientID string) (*Envelope, error) {
+	return s.one(ctx, http.MethodPost, pathf("/api/v1/envelopes/%s/recipients/%s/rotate-link", envelopeID, recipientID), nil)
+}
+
+// UnlockRecipient lifts a recipient's access-code lockout at once; the
+// link stays the same.
+func (s *EnvelopeService) UnlockRecipient(ctx context.Context, envelopeID, recipientID string) (*Envelope, error) {
+	return s.one(ctx, http.MethodPost, pathf("/api/v1/envelopes/%s/recipients/%s/unlock", envelopeID, recipientID), nil)
+}
+
 // Remind re-invites the signers whose turn has come and who have not
 // finished, extending their links.
 func (s *EnvelopeService) Remind(ctx context.Context, id string) (*Envelope, error) {

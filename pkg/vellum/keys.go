@@ -24,6 +24,10 @@ type Key struct {
 type CreatedKey struct {
 	Key
 	Secret string `json:"secret"`
+	// SecretWithheld is true, and Secret empty, when the answer is an
+	// Idempotency-Key replay: secrets are never stored for replay, so a
+	// caller that lost the first answer must revoke or rotate.
+	SecretWithheld bool `json:"secretWithheld,omitempty"`
 }
 
 // KeyRequest creates a key in the caller's environment.

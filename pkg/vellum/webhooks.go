@@ -35,6 +35,10 @@ type Webhook struct {
 type WebhookWithSecret struct {
 	Webhook
 	Secret string `json:"secret"`
+	// SecretWithheld is true, and Secret empty, when the answer is an
+	// Idempotency-Key replay: secrets are never stored for replay, so a
+	// caller that lost the first answer must revoke or rotate.
+	SecretWithheld bool `json:"secretWithheld,omitempty"`
 }
 
 // WebhookRequest registers an endpoint. Events empty or ["*"] means all.
