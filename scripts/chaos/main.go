@@ -248,7 +248,7 @@ func (r *run) unfinished() (map[string]state, error) {
 // how long until each had run again (claimed once more, or finished): the
 // second includes waiting behind the backlog on this machine's cores.
 func (r *run) recovered(what string, before map[string]state, t0 time.Time) string {
-	stuck, waiting := len(before), len(before)
+	waiting := len(before)
 	var inPlay time.Duration
 	deadline := t0.Add(10 * time.Minute)
 	for waiting > 0 && time.Now().Before(deadline) {
@@ -257,7 +257,8 @@ func (r *run) recovered(what string, before map[string]state, t0 time.Time) stri
 			time.Sleep(200 * time.Millisecond) // the database may still be coming back
 			continue
 		}
-		stuck, waiting = 0, 0
+		stuck := 0
+		waiting = 0
 		for id, was := range before {
 			n, open := now[id]
 			if !requeued(was, n, open) {
