@@ -31,6 +31,7 @@ func main() {
 	size := flag.Int64("multipart-bytes", 50<<20, "bytes per empty-part upload")
 	trickle := flag.Int("trickle", 100, "trickling connections per route")
 	every := flag.Duration("every", 2*time.Second, "one byte per trickling connection this often")
+	giveUp := flag.Duration("give-up", 60*time.Second, "stop a trickling connection the server still holds after this long")
 	flag.Parse()
 	base, key := os.Getenv("VELLUM_BASE_URL"), os.Getenv("VELLUM_API_KEY")
 	pid, err := strconv.Atoi(os.Getenv("VELLUM_SERVE_PID"))
@@ -51,7 +52,7 @@ func main() {
 		{"signer (unauthenticated, bogus token)", "POST /api/v1/signer/bogus-token/sign HTTP/1.1\r\nHost: x\r\n"},
 		{"keys (authenticated)", "POST /api/v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\n"},
 	} {
-		held, answers := trickleAttack(u.Host, route.head, *trickle, *every)
+		held, answers := trickleAttack(u.Host, route.head, *trickle, *every, *giveUp)
 		sort.Slice(held, func(i, j int) bool { return held[i] < held[j] })
 		fmt.Printf("trickle %s: %d connections, one byte per %s: answers %v, connection held median %.1fs, max %.1fs\n",
 			route.name, *trickle, *every, answers, held[len(held)/2].Seconds(), held[len(held)-1].Seconds())
@@ -105,7 +106,7 @@ func multipartAttack(base, key string, n int, size int64) (map[int]int, int64) {
 // trickleAttack opens n connections that announce a 1000-byte JSON body
 // and send one byte of it every interval, until the server answers or
 // closes; it returns how long each connection was held and the answers.
-func trickleAttack(host, head string, n int, every time.Duration) ([]time.Duration, map[string]int) {
+func trickleAttack(host, head string, n int, every, giveUp time.Duration) ([]time.Duration, map[string]int) {
 	var mu sync.Mutex
 	held := make([]time.Duration, 0, n)
 	answers := map[string]int{}
@@ -144,9 +145,16 @@ func trickleAttack(host, head string, n int, every time.Duration) ([]time.Durati
 			}()
 			tick := time.NewTicker(every)
 			defer tick.Stop()
+			limit := time.After(giveUp)
 			for {
 				select {
 				case <-done:
+					return
+				case <-limit:
+					answer = "still held at give-up"
+					_ = conn.Close()
+					<-done
+					answer = "still held at give-up"
 					return
 				case <-tick.C:
 					if _, err := conn.Write([]byte(" ")); err != nil {
