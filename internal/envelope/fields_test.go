@@ -238,6 +238,17 @@ func TestFields_AnchorAndNamedFieldEnvelopeCompletes(t *testing.T) {
 		t.Fatalf("anchored field %v, want page 1 at (%.2f, %.2f) 200x60", f, wantX, wantY)
 	}
 	id := env["id"].(string)
+	// A PATCH keeps both fields where they were placed.
+	if r = c.do(http.MethodPatch, "/api/v1/envelopes/"+id, map[string]any{"subject": "Anchors, revised"}); r.status != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	rs := r.json(t)["recipients"].([]any)
+	if g := rs[1].(map[string]any)["fields"].([]any)[0].(map[string]any); g["anchorString"] != "Witness signature:" || g["x"] != f["x"] || g["y"] != f["y"] {
+		t.Errorf("anchored field after PATCH: %v, was %v", g, f)
+	}
+	if g := rs[0].(map[string]any)["fields"].([]any)[0].(map[string]any); g["fieldName"] != "ClientSignature" || g["x"] != 72.0 {
+		t.Errorf("named field after PATCH: %v", g)
+	}
 	if r = c.do(http.MethodPost, "/api/v1/envelopes/"+id+"/send", nil); r.status != http.StatusOK {
 		t.Fatalf("send: %d %s", r.status, r.body)
 	}

@@ -365,7 +365,7 @@ func (s *Service) assign(ctx context.Context, env *Envelope, in *Input) error {
 			env.Fields = append(env.Fields, Field{
 				ID: ident.New("fld"), EnvelopeID: env.ID, RecipientID: rec.ID, DocumentID: f.DocumentID,
 				Position: pos, Type: f.Type, Page: f.Page, X: f.X, Y: f.Y, Width: f.Width, Height: f.Height,
-				Required: f.Required, FieldName: f.FieldName, AnchorString: anchorString(f.Anchor),
+				Required: f.Required, FieldName: f.FieldName, AnchorString: anchorString(f),
 			})
 		}
 	}
@@ -419,7 +419,8 @@ func inputOf(env *Envelope) Input {
 			// An anchored field comes back at the place it was resolved to;
 			// a named one is looked up again.
 			ri.Fields = append(ri.Fields, FieldInput{DocumentID: f.DocumentID, Type: f.Type, Page: f.Page,
-				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required, FieldName: f.FieldName})
+				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required, FieldName: f.FieldName,
+				anchoredAt: f.AnchorString})
 		}
 		in.Recipients = append(in.Recipients, ri)
 	}
