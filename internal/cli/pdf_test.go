@@ -311,3 +311,40 @@ func TestPDFSign_IntoPreparedField(t *testing.T) {
 		t.Fatalf("pdf verify: %+v", rep)
 	}
 }
+
+// `pdf sign` repairs a damaged file without signatures and signs it; one
+// with signatures is refused with UNMODIFIABLE, naming why.
+func TestPDFSign_DamagedFiles(t *testing.T) {
+	f := newPDFFixture(t)
+	shift := func(pdf []byte) []byte {
+		i := bytes.IndexByte(pdf, '\n') + 1
+		return append(append(append([]byte{}, pdf[:i]...), "% shifted\n"...), pdf[i:]...)
+	}
+	sign := func(in, out string) []string {
+		return []string{"pdf", "sign", "--in", in, "--out", out, "--cert", filepath.Join(f.pki, "seal.crt"),
+			"--key", filepath.Join(f.pki, "seal.key"), "--chain", filepath.Join(f.pki, "issuing.crt")}
+	}
+	damaged := filepath.Join(f.dir, "damaged.pdf")
+	if err := os.WriteFile(damaged, shift(padestest.Contract([][]string{{"Agreement"}})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repaired := filepath.Join(f.dir, "repaired.pdf")
+	f.run(t, 0, sign(damaged, repaired)...)
+	if out, _ := exec.Command("pdfsig", repaired).CombinedOutput(); strings.Count(string(out), "Signature is Valid.") != 1 {
+		t.Fatalf("pdfsig on the repaired file:\n%s", out)
+	}
+	signed, err := os.ReadFile(f.signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damagedSigned := filepath.Join(f.dir, "damaged-signed.pdf")
+	if err := os.WriteFile(damagedSigned, shift(signed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if msg := f.runErr(t, sign(damagedSigned, filepath.Join(f.dir, "x.pdf"))...); !strings.Contains(msg, "UNMODIFIABLE") || !strings.Contains(msg, "damaged and it carries signatures") {
+		t.Errorf("damaged signed file: %s", msg)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "x.pdf")); !os.IsNotExist(err) {
+		t.Error("an output was written for a refused file")
+	}
+}

@@ -238,6 +238,17 @@ func TestFields_AnchorAndNamedFieldEnvelopeCompletes(t *testing.T) {
 		t.Fatalf("anchored field %v, want page 1 at (%.2f, %.2f) 200x60", f, wantX, wantY)
 	}
 	id := env["id"].(string)
+	// A PATCH keeps both fields where they were placed.
+	if r = c.do(http.MethodPatch, "/api/v1/envelopes/"+id, map[string]any{"subject": "Anchors, revised"}); r.status != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	rs := r.json(t)["recipients"].([]any)
+	if g := rs[1].(map[string]any)["fields"].([]any)[0].(map[string]any); g["anchorString"] != "Witness signature:" || g["x"] != f["x"] || g["y"] != f["y"] {
+		t.Errorf("anchored field after PATCH: %v, was %v", g, f)
+	}
+	if g := rs[0].(map[string]any)["fields"].([]any)[0].(map[string]any); g["fieldName"] != "ClientSignature" || g["x"] != 72.0 {
+		t.Errorf("named field after PATCH: %v", g)
+	}
 	if r = c.do(http.MethodPost, "/api/v1/envelopes/"+id+"/send", nil); r.status != http.StatusOK {
 		t.Fatalf("send: %d %s", r.status, r.body)
 	}
@@ -278,5 +289,47 @@ func TestFields_AnchorAndNamedFieldEnvelopeCompletes(t *testing.T) {
 		if b, err := exec.Command("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", path, filepath.Join(dir, "anchors-signed")).CombinedOutput(); err != nil {
 			t.Fatalf("pdftoppm: %v %s", err, b)
 		}
+	}
+}
+
+// A damaged upload (objects shifted behind their cross-reference offsets)
+// is signable with a warning, its text is found for an anchor, and an
+// envelope over it completes: the first signature rewrites it cleanly,
+// pdfsig validates the result.
+func TestFields_DamagedUploadIsRepairedAndSigned(t *testing.T) {
+	c := newClient(t)
+	good := samplePDF("Damaged", 1)
+	i := bytes.IndexByte(good, '\n') + 1
+	damaged := append(append(append([]byte{}, good[:i]...), "% inserted by a careless mail gateway\n"...), good[i:]...)
+	doc := c.upload("damaged.pdf", damaged)
+	d := c.do(http.MethodGet, "/api/v1/documents/"+doc, nil).json(t)
+	v := d["validation"].(map[string]any)
+	if v["signable"] != true || len(v["warnings"].([]any)) == 0 || d["pages"] != 2.0 { // the sample runs onto a second page
+		t.Fatalf("damaged upload: %v", d)
+	}
+	r := c.do(http.MethodPost, "/api/v1/envelopes", map[string]any{"subject": "Damaged", "documentIds": []string{doc},
+		"recipients": []map[string]any{{"email": "dee@example.com", "name": "Dee Damaged",
+			"fields": []map[string]any{{"documentId": doc, "type": "SIGNATURE", "anchorString": "Clause 1.3:", "width": 200, "height": 40}}}}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	c.do(http.MethodPost, "/api/v1/envelopes/"+id+"/send", nil)
+	tok := c.tokenOf(id, "dee@example.com")
+	if r := do(t, "", http.MethodPost, "/api/v1/signer/"+tok+"/sign", map[string]any{"consent": true,
+		"signature": map[string]any{"type": "typed", "text": "Dee Damaged"}}); r.status != http.StatusOK {
+		t.Fatalf("sign: %d %s", r.status, r.body)
+	}
+	c.waitStatus(id, "COMPLETED")
+	signed := c.do(http.MethodGet, "/api/v1/envelopes/"+id+"/signed-document", nil)
+	path := filepath.Join(t.TempDir(), "damaged-signed.pdf")
+	if err := os.WriteFile(path, signed.body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := pdfsig(t, path); strings.Count(out, "Signature is Valid.") != 1 {
+		t.Fatalf("pdfsig:\n%s", out)
+	}
+	if !strings.Contains(pdftotext(t, path), "Dee Damaged") {
+		t.Error("the stamp is not on the repaired page")
 	}
 }

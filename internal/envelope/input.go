@@ -87,6 +87,10 @@ type FieldInput struct {
 	Required   bool
 	FieldName  string
 	Anchor     *Anchor
+
+	// anchoredAt carries a stored field's anchor text through a PATCH,
+	// which keeps the place it was resolved to.
+	anchoredAt string
 }
 
 // Patch changes a DRAFT envelope; nil members are left alone. Documents and

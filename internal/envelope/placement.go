@@ -79,11 +79,12 @@ type Anchor struct {
 	IgnoreIfNotPresent bool
 }
 
-func anchorString(a *Anchor) string {
-	if a == nil {
-		return ""
+// anchorString is the text a field was placed at, if any.
+func anchorString(f FieldInput) string {
+	if f.Anchor == nil {
+		return f.anchoredAt
 	}
-	return a.String
+	return f.Anchor.String
 }
 
 // MaxAnchorLen bounds an anchor text.

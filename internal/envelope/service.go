@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -264,13 +265,23 @@ func (s *Service) documentText(ctx context.Context, scope account.Scope, id stri
 		return nil, fmt.Errorf("spool document %s: %w", id, err)
 	}
 	defer removeTemp(f)
-	if _, err := io.Copy(f, rc); err != nil {
+	size, err := io.Copy(f, rc)
+	if err != nil {
 		return nil, fmt.Errorf("spool document %s: %w", id, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("spool document %s: %w", id, err)
 	}
-	return pdftext.Extract(f)
+	text, err := pdftext.Extract(f)
+	if err != nil {
+		// A damaged file: read the clean copy signing will make of it.
+		clean, rerr := pades.Rewrite(f, size)
+		if rerr != nil {
+			return nil, err
+		}
+		return pdftext.Extract(bytes.NewReader(clean))
+	}
+	return text, nil
 }
 
 // Create validates in and stores a DRAFT envelope.
@@ -354,7 +365,7 @@ func (s *Service) assign(ctx context.Context, env *Envelope, in *Input) error {
 			env.Fields = append(env.Fields, Field{
 				ID: ident.New("fld"), EnvelopeID: env.ID, RecipientID: rec.ID, DocumentID: f.DocumentID,
 				Position: pos, Type: f.Type, Page: f.Page, X: f.X, Y: f.Y, Width: f.Width, Height: f.Height,
-				Required: f.Required, FieldName: f.FieldName, AnchorString: anchorString(f.Anchor),
+				Required: f.Required, FieldName: f.FieldName, AnchorString: anchorString(f),
 			})
 		}
 	}
@@ -408,7 +419,8 @@ func inputOf(env *Envelope) Input {
 			// An anchored field comes back at the place it was resolved to;
 			// a named one is looked up again.
 			ri.Fields = append(ri.Fields, FieldInput{DocumentID: f.DocumentID, Type: f.Type, Page: f.Page,
-				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required, FieldName: f.FieldName})
+				X: f.X, Y: f.Y, Width: f.Width, Height: f.Height, Required: f.Required, FieldName: f.FieldName,
+				anchoredAt: f.AnchorString})
 		}
 		in.Recipients = append(in.Recipients, ri)
 	}

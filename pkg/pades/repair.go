@@ -223,6 +223,19 @@ func findTrailer(d *document, data []byte) dict {
 	return out
 }
 
+// Rewrite returns a clean copy of a PDF whose cross-reference data is
+// damaged, reconstructed as Sign reconstructs it, for readers that cannot
+// open the damaged file (text extraction, say). Signatures in the file do
+// not survive in the copy: Sign refuses such files instead.
+func Rewrite(r io.ReaderAt, size int64) ([]byte, error) {
+	d, err := reconstruct(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("pades: reconstruct: %w", err)
+	}
+	defer d.release()
+	return rewrite(d)
+}
+
 // repair reconstructs a damaged file and rewrites it cleanly; files that
 // must not be rewritten are refused with an *Error.
 func repair(r io.ReaderAt, size int64) ([]byte, error) {
