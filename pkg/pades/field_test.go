@@ -131,7 +131,7 @@ func TestSign_IntoFieldHonoursLockAndSeedValue(t *testing.T) {
 	f := newFixture(t)
 	pdf := padestest.Contract([][]string{{"Agreement"}},
 		padestest.EmptyField{Name: "ClientSignature", Page: 1, Rect: [4]float64{72, 100, 272, 160},
-			Extra: "/Lock <</Type /SigFieldLock/Action /Include/Fields [(Amount)]>>/SV <</Type /SV/DigestMethod [/SHA384]/Reasons [(I agree)]>>"},
+			Extra: "/Lock <</Type /SigFieldLock/Action /Include/Fields [(Amount)]/P 2>>/SV <</Type /SV/DigestMethod [/SHA384]/Reasons [(I agree)]>>"},
 		padestest.EmptyField{Name: "Refused", Page: 1, Rect: [4]float64{300, 100, 500, 160},
 			Extra: "/SV <</Type /SV/SubFilter [/adbe.pkcs7.sha1]/Ff 2>>"})
 	opts := f.options()
@@ -143,7 +143,7 @@ func TestSign_IntoFieldHonoursLockAndSeedValue(t *testing.T) {
 	}
 	path := writeTemp(t, f.dir, "locked.pdf", signed)
 	requirePdfsigValid(t, path, 2) // the "Refused" field stays unsigned
-	for _, want := range []string{"/TransformMethod /FieldMDP", "/Action /Include", "/Fields [(Amount)]", "/Reason (I agree)"} {
+	for _, want := range []string{"/TransformMethod /FieldMDP", "/Action /Include", "/Fields [(Amount)]", "/P 2", "/Reason (I agree)"} {
 		if !bytes.Contains(signed[len(pdf):], []byte(want)) {
 			t.Errorf("signature revision lacks %s", want)
 		}

@@ -161,6 +161,11 @@ func fieldLock(d *document, fd dict, catRef ref) (dict, error) {
 	default:
 		return nil, fmt.Errorf("/Lock has an unknown /Action /%s", action)
 	}
+	// PDF 2.0: the document permissions after this signature, carried in
+	// the FieldMDP transform (ISO 32000-2, table 257).
+	if p, ok := d.resolveInt(lock["P"]); ok && p >= 1 && p <= 3 {
+		params["P"] = p
+	}
 	return dict{"Type": name("SigRef"), "TransformMethod": name("FieldMDP"), "TransformParams": params, "Data": catRef}, nil
 }
 
