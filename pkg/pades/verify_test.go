@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"maps"
 	"os"
@@ -467,7 +468,13 @@ func TestVerify_AcceptsBERSignatureFromNSS(t *testing.T) {
 	od, _ := openDocument(bytes.NewReader(ours), int64(len(ours)))
 	sigs, _ := od.signatures()
 	br := sigs[0].byteRange
-	oursCMS := write("ours.der", bytes.TrimRight(sigs[0].contents, "\x00"))
+	// The DER's own length, not a trim of the zero padding: a signature
+	// may end in a zero byte.
+	var der asn1.RawValue
+	if _, err := asn1.Unmarshal(sigs[0].contents, &der); err != nil {
+		t.Fatal(err)
+	}
+	oursCMS := write("ours.der", der.FullBytes)
 	oursRanges := write("ours.bin", append(bytes.Clone(ours[:br[1]]), ours[br[2]:br[2]+br[3]]...))
 	run("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", oursCMS, "-content", oursRanges,
 		"-CAfile", rootFile, "-purpose", "any", "-out", os.DevNull)
