@@ -87,9 +87,6 @@ func (a *app) buildPersons(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, closers...)
-	if !a.cfg.KEK.Configured() {
-		a.log.Warn("VELLUM_KEK is not set: certificates with private keys cannot be issued or imported for persons")
-	}
 	a.persons = svc
 	a.sessions = websession.New(a.db, websession.Config{Lifetime: a.cfg.Portal.SessionLifetime, IdleTimeout: a.cfg.Portal.SessionIdleTimeout})
 	return nil

@@ -236,7 +236,7 @@ var Vars = []Var{
 	{"VELLUM_WEBHOOK_TIMEOUT", "10s", "time limit of one webhook delivery attempt"},
 	{"VELLUM_WEBHOOK_RETENTION", "720h", "keep finished webhook deliveries and their attempt logs this long"},
 	{"VELLUM_FONT_PATH", "", "comma-separated TrueType fonts (.ttf, .ttc) for characters the built-in Latin/Greek/Cyrillic fonts lack, e.g. Han; right-to-left scripts are refused whatever the font"},
-	{"VELLUM_KEK", "", "key-encryption key of persons' private keys: 32 bytes in base64 (`openssl rand -base64 32`); vellum dev: generated in the data dir"},
+	{"VELLUM_KEK", "", "key-encryption key of persons' private keys: 32 bytes in base64 (`openssl rand -base64 32`); required by serve and worker (or the PKCS#11 label); vellum dev: generated in the data dir"},
 	{"VELLUM_KEK_RECOVERY", "", "recovery key (32 bytes in base64, not the KEK): lets a PIN reset keep the key; required with VELLUM_KEK"},
 	{"VELLUM_KEK_PKCS11_LABEL", "", "instead of VELLUM_KEK: label of an AES-256 key on the PKCS#11 token"},
 	{"VELLUM_KEK_RECOVERY_PKCS11_LABEL", "", "instead of VELLUM_KEK_RECOVERY: label of another AES-256 key on the PKCS#11 token"},
@@ -521,6 +521,12 @@ func (c *Config) ValidateServer() error {
 	}
 	if c.PKI.Dir == "" {
 		errs = append(errs, errors.New("VELLUM_PKI_DIR: required (create one with `vellum pki init --dir DIR`)"))
+	}
+	if !c.KEK.Configured() {
+		// Required even before the first private key is stored: a
+		// deployment without one would accept persons whose certificates it
+		// cannot hold, and RemSig signing needs it on every request.
+		errs = append(errs, errors.New("VELLUM_KEK and VELLUM_KEK_RECOVERY (or VELLUM_KEK_PKCS11_LABEL and VELLUM_KEK_RECOVERY_PKCS11_LABEL): required; generate each with `openssl rand -base64 32`"))
 	}
 	switch c.Blob.Backend {
 	case "s3":

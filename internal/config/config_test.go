@@ -30,7 +30,7 @@ func TestValidateServer_NamesEveryBadVariable(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR", "VELLUM_SMTP_HOST", "VELLUM_MAIL=log"}},
+		{"missing required", nil, []string{"VELLUM_DATABASE_URL", "VELLUM_REDIS_URL", "VELLUM_S3_BUCKET", "VELLUM_PKI_DIR", "VELLUM_SMTP_HOST", "VELLUM_MAIL=log", "VELLUM_KEK"}},
 		{"mail logged and sent", map[string]string{"VELLUM_MAIL": "log", "VELLUM_SMTP_HOST": "smtp.example.com"}, []string{"VELLUM_MAIL"}},
 		{"unknown mail mode", map[string]string{"VELLUM_MAIL": "LOG"}, []string{"VELLUM_MAIL"}},
 		{"platform key on a token without the token", map[string]string{"VELLUM_PKCS11_SEAL_KEY_LABEL": "seal"}, []string{"VELLUM_PKCS11_MODULE"}},
@@ -91,6 +91,7 @@ func TestValidateServer_AcceptsACompleteConfiguration(t *testing.T) {
 		"VELLUM_DATABASE_URL": "postgres://u:p@db:5432/vellum", "VELLUM_REDIS_URL": "redis://redis:6379/0",
 		"VELLUM_S3_BUCKET": "docs", "VELLUM_S3_ENDPOINT": "http://s3:7070", "VELLUM_S3_PATH_STYLE": "true",
 		"VELLUM_PKI_DIR": "/etc/vellum/pki", "VELLUM_SMTP_HOST": "smtp.example.com",
+		"VELLUM_KEK": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=", "VELLUM_KEK_RECOVERY": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
 	} {
 		t.Setenv(k, v)
 	}
@@ -110,7 +111,8 @@ func TestValidateServer_AcceptsMailLogOnlyWhenAskedFor(t *testing.T) {
 	for k, v := range map[string]string{
 		"VELLUM_DATABASE_URL": "postgres://u:p@db:5432/vellum", "VELLUM_REDIS_URL": "redis://redis:6379/0",
 		"VELLUM_BLOB_BACKEND": "fs", "VELLUM_BLOB_DIR": "/var/lib/vellum", "VELLUM_PKI_DIR": "/etc/vellum/pki",
-		"VELLUM_MAIL": "log",
+		"VELLUM_MAIL": "log", "VELLUM_KEK": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=",
+		"VELLUM_KEK_RECOVERY": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
 	} {
 		t.Setenv(k, v)
 	}

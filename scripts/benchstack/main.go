@@ -72,7 +72,8 @@ func run(bin string, workers int, cmdArgs []string) error {
 	env := append(append(os.Environ(), s3.Env()...),
 		"VELLUM_DATABASE_URL="+pg.URL, "VELLUM_REDIS_URL="+rdb.URL,
 		"VELLUM_PUBLIC_URL="+base, "VELLUM_PKI_DIR="+filepath.Join(tmp, "pki"),
-		"VELLUM_TSA_BUILTIN=true", "VELLUM_LOG_LEVEL=warn", "VELLUM_WEBHOOK_ALLOW_PRIVATE=true", "VELLUM_WEBHOOK_ALLOW_HTTP=true",
+		"VELLUM_TSA_BUILTIN=true", "VELLUM_LOG_LEVEL=warn",
+		"VELLUM_KEK=q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=", "VELLUM_KEK_RECOVERY=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=", "VELLUM_WEBHOOK_ALLOW_PRIVATE=true", "VELLUM_WEBHOOK_ALLOW_HTTP=true",
 		fmt.Sprintf("VELLUM_WORKER_CONCURRENCY=%d", workers),
 		// Benchmarks drive far more than an integrator's 100/min.
 		"VELLUM_RATE_LIMIT_PER_MINUTE=0", "VELLUM_IP_RATE_LIMIT_PER_MINUTE=0",

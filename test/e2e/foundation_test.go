@@ -106,6 +106,7 @@ func TestServe_RefusesUnmigratedAndNewerSchema(t *testing.T) {
 	pg, rdb := emptyDatabases(t, "e2e_schema")
 	env := []string{"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL,
 		"VELLUM_BLOB_BACKEND=fs", "VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://localhost"), "VELLUM_MAIL=log"}
+	env = append(env, testKEK...)
 
 	p := start(t, env, "serve", "--addr", freeAddr(t))
 	if err := p.wait(30 * time.Second); err == nil || !strings.Contains(p.Stderr(), "vellum migrate") {
@@ -146,6 +147,7 @@ func TestServeAndWorker_RunAgainstPostgresRedisAndS3(t *testing.T) {
 		"VELLUM_OPS_TOKEN="+opsToken, "VELLUM_SHUTDOWN_TIMEOUT=10s", "VELLUM_MAIL=log")
 	apiAddr, workerAddr := freeAddr(t), freeAddr(t)
 	env = append(env, "VELLUM_PKI_DIR="+initPKI(t, "http://"+apiAddr), "VELLUM_PUBLIC_URL=http://"+apiAddr)
+	env = append(env, testKEK...)
 	if err := start(t, env, "migrate").wait(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}

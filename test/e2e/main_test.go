@@ -207,3 +207,8 @@ func get(t *testing.T, url, bearer string) (*http.Response, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
 }
+
+// testKEK are key-encryption keys for serve and worker, which refuse to
+// start without them.
+var testKEK = []string{"VELLUM_KEK=q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=",
+	"VELLUM_KEK_RECOVERY=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}

@@ -158,11 +158,13 @@ func TestServe_RefusesToStartWithoutTheKeysOfItsPrivateKeys(t *testing.T) {
 	acct := start(t, base, "accounts", "create", "--name", "Keys")
 	acct.waitLine("Account:", 30*time.Second)
 
-	// Without keys, serve starts while no private key is stored.
-	api := start(t, base, "serve", "--addr", addr)
-	waitHTTP(t, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
-	if err := api.stop(30 * time.Second); err != nil {
-		t.Fatalf("serve: %v", err)
+	// Without keys, serve and worker refuse to start even while no
+	// private key is stored.
+	for _, cmd := range []string{"serve", "worker"} {
+		p := start(t, base, cmd, "--addr", freeAddr(t))
+		if err := p.wait(30 * time.Second); err == nil || !strings.Contains(p.Stderr(), "VELLUM_KEK") {
+			t.Errorf("%s without keys on an empty database: exit %v, stderr %s", cmd, err, p.Stderr())
+		}
 	}
 
 	create := start(t, withKeys, "persons", "create", "--unique-id", "kek@uni.localhost", "--email", "kek@example.com", "--name", "Kek Holder")
@@ -191,7 +193,7 @@ func TestServe_RefusesToStartWithoutTheKeysOfItsPrivateKeys(t *testing.T) {
 			}
 		}
 	}
-	api = start(t, withKeys, "serve", "--addr", addr)
+	api := start(t, withKeys, "serve", "--addr", addr)
 	waitHTTP(t, "http://"+addr+"/readyz", http.StatusOK, 30*time.Second)
 	if err := api.stop(30 * time.Second); err != nil {
 		t.Fatalf("serve with the right keys: %v", err)
