@@ -60,9 +60,11 @@ type Key struct {
 	Environment Environment
 	Prefix      string
 	SecretHash  string
-	CreatedAt   time.Time
-	LastUsedAt  *time.Time
-	RevokedAt   *time.Time
+	// Roles are RemSig's roles, comma-separated; empty means all.
+	Roles      string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
 }
 
 // TableName maps Key to its table.
@@ -166,7 +168,7 @@ func (s *Service) CreateKey(ctx context.Context, accountID string, env Environme
 	if err != nil {
 		return nil, "", fmt.Errorf("generate key: %w", err)
 	}
-	k, err := s.storeKey(ctx, accountID, env, name, secret)
+	k, err := s.storeKey(ctx, accountID, env, name, secret, "")
 	return k, secret, err
 }
 
@@ -191,16 +193,16 @@ func (s *Service) ImportKey(ctx context.Context, accountID, name, secret string)
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("look up key: %w", err)
 	}
-	return s.storeKey(ctx, accountID, env, name, secret)
+	return s.storeKey(ctx, accountID, env, name, secret, "")
 }
 
-func (s *Service) storeKey(ctx context.Context, accountID string, env Environment, name, secret string) (*Key, error) {
+func (s *Service) storeKey(ctx context.Context, accountID string, env Environment, name, secret, roles string) (*Key, error) {
 	if _, err := s.GetAccount(ctx, accountID); err != nil {
 		return nil, err
 	}
 	k := &Key{
 		ID: ident.New("key"), AccountID: accountID, Name: name, Environment: env,
-		Prefix: secret[:len("sk_test_")+4], SecretHash: HashSecret(secret), CreatedAt: time.Now().UTC(),
+		Prefix: secret[:len("sk_test_")+4], SecretHash: HashSecret(secret), Roles: roles, CreatedAt: time.Now().UTC(),
 	}
 	if err := s.db.Conn(ctx).Create(k).Error; err != nil {
 		return nil, fmt.Errorf("create key: %w", err)

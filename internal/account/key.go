@@ -38,9 +38,32 @@ var keyColumns = map[string]string{"createdAt": "created_at", "name": "name", "l
 // KeySortFields are the fields keys can be sorted by.
 var KeySortFields = []string{"createdAt", "name", "lastUsedAt"}
 
-// CreateKeyIn creates a key in scope, on behalf of a key of that scope.
-func (s *Service) CreateKeyIn(ctx context.Context, scope Scope, name string) (*Key, string, error) {
-	return s.CreateKey(ctx, scope.AccountID, scope.Environment, strings.TrimSpace(name))
+// CreateKeyIn creates a key in scope, on behalf of a key of that scope,
+// with roles (none: all of them).
+func (s *Service) CreateKeyIn(ctx context.Context, scope Scope, name string, roles []Role) (*Key, string, error) {
+	secret, err := newSecret(scope.Environment)
+	if err != nil {
+		return nil, "", fmt.Errorf("generate key: %w", err)
+	}
+	k, err := s.storeKey(ctx, scope.AccountID, scope.Environment, strings.TrimSpace(name), secret, joinRoles(roles))
+	return k, secret, err
+}
+
+// AuthenticateBasic checks HTTP Basic credentials as RemSig clients send
+// them: the key's id as username and its secret as password, or the secret
+// as username with an empty password.
+func (s *Service) AuthenticateBasic(ctx context.Context, username, password string) (*Key, error) {
+	if password == "" {
+		return s.Authenticate(ctx, username)
+	}
+	k, err := s.Authenticate(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	if k.ID != username {
+		return nil, ErrInvalidKey
+	}
+	return k, nil
 }
 
 // ListKeys returns the unrevoked keys of scope.

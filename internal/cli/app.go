@@ -26,6 +26,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/httpapi/remsig"
 	"github.com/vellum-sign/vellum/internal/httpapi/signex"
 	"github.com/vellum-sign/vellum/internal/idempotency"
 	"github.com/vellum-sign/vellum/internal/jobs"
@@ -302,6 +303,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		httpapi.SignerRoutes(a.envelopes),
 		httpapi.PersonRoutes(a.persons),
 		signex.Routes(signex.Deps{Persons: a.persons, Sessions: a.sessions, Limiter: httpapi.NewRateLimiter(a.redis)}),
+		remsig.Routes(a.remsigDeps()),
 		signerpage.Routes(a.log),
 		portalpage.Routes(a.log),
 	}

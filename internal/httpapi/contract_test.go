@@ -29,13 +29,13 @@ func TestContract_CatchesDrift(t *testing.T) {
 		body       string
 		violation  string
 	}{
-		{"extra property", "/api/v1/documents/doc_x", 404, map[string]string{"Content-Type": "application/problem+json", "Operation-Id": "x"},
+		{"extra property", "/api/v1/documents/doc_x", 404, map[string]string{"Content-Type": "application/problem+json", "Operation-Id": "1234567"},
 			`{"type":"t","title":"t","status":404,"code":"x","leak":"y"}`, "leak"},
-		{"undocumented status", "/api/v1/documents/doc_x", 418, map[string]string{"Content-Type": "application/problem+json", "Operation-Id": "x"},
+		{"undocumented status", "/api/v1/documents/doc_x", 418, map[string]string{"Content-Type": "application/problem+json", "Operation-Id": "1234567"},
 			`{"type":"t","title":"t","status":418,"code":"x"}`, "status"},
 		{"missing Operation-Id", "/api/v1/documents/doc_x", 404, map[string]string{"Content-Type": "application/problem+json"},
 			`{"type":"t","title":"t","status":404,"code":"x"}`, "Operation-Id"},
-		{"wrong list shape", "/api/v1/documents", 200, map[string]string{"Content-Type": "application/json", "Operation-Id": "x"},
+		{"wrong list shape", "/api/v1/documents", 200, map[string]string{"Content-Type": "application/json", "Operation-Id": "1234567"},
 			`{"items":[]}`, "limit"},
 	}
 	for _, tc := range cases {

@@ -77,6 +77,9 @@ var domainErrors = []domainError{
 	{websession.ErrNoSession, http.StatusUnauthorized, "not_logged_in"},
 	{websession.ErrXSRFMissing, http.StatusForbidden, "xsrf_token_missing"},
 	{websession.ErrXSRFMismatch, http.StatusForbidden, "xsrf_token_mismatch"},
+	{person.ErrCertificateUnusable, http.StatusUnprocessableEntity, "certificate_unusable"},
+	{person.ErrNoKey, http.StatusUnprocessableEntity, "certificate_without_key"},
+	{person.ErrLocked, http.StatusLocked, "certificate_locked"},
 }
 
 // domainErrorFor finds the most specific entry of domainErrors that err

@@ -31,7 +31,9 @@ type keyResponse struct {
 	Environment string     `json:"environment"`
 	CreatedAt   time.Time  `json:"createdAt"`
 	LastUsedAt  *time.Time `json:"lastUsedAt"`
-	Secret      string     `json:"secret,omitempty"`
+	// Roles are the key's RemSig roles (all three when none was given).
+	Roles  []account.Role `json:"roles"`
+	Secret string         `json:"secret,omitempty"`
 	// SecretWithheld marks an Idempotency-Key replay of a creation: the
 	// secret was shown once and is not stored anywhere to show again.
 	SecretWithheld bool `json:"secretWithheld,omitempty"`
@@ -39,12 +41,13 @@ type keyResponse struct {
 
 func toKeyResponse(k *account.Key) keyResponse {
 	return keyResponse{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Environment: string(k.Environment),
-		CreatedAt: k.CreatedAt.UTC(), LastUsedAt: utcPtr(k.LastUsedAt)}
+		CreatedAt: k.CreatedAt.UTC(), LastUsedAt: utcPtr(k.LastUsedAt), Roles: k.RoleList()}
 }
 
 type createKeyRequest struct {
-	Name        *string `json:"name"`
-	Environment *string `json:"environment"`
+	Name        *string  `json:"name"`
+	Environment *string  `json:"environment"`
+	Roles       []string `json:"roles"`
 }
 
 func (h *keyHandlers) create(c echo.Context) error {
@@ -71,10 +74,14 @@ func (h *keyHandlers) create(c echo.Context) error {
 				"a "+string(caller.Environment)+" key can only create "+string(caller.Environment)+" keys; use a "+string(env)+" key")
 		}
 	}
+	roles, err := account.ParseRoles(req.Roles)
+	if err != nil {
+		bad = append(bad, InvalidParam{Name: "roles", Reason: err.Error()})
+	}
 	if len(bad) > 0 {
 		return NewValidationProblem(bad)
 	}
-	k, secret, err := h.accounts.CreateKeyIn(c.Request().Context(), caller.Scope(), name)
+	k, secret, err := h.accounts.CreateKeyIn(c.Request().Context(), caller.Scope(), name, roles)
 	if err != nil {
 		return err
 	}

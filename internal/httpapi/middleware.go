@@ -3,7 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +22,17 @@ const HeaderOperationID = "Operation-Id"
 
 type loggerKey struct{}
 
+const operationIDInBodyKey = "operationIdInBody"
+
+// OperationID returns the request id as the integer RemSig's bodies carry
+// as operationId, and makes the request's problems carry it too.
+func OperationID(c echo.Context) int64 {
+	c.Set(operationIDInBodyKey, true)
+	id, _ := c.Get("requestID").(string)
+	n, _ := strconv.ParseInt(id, 10, 64)
+	return n
+}
+
 // Logger returns the request-scoped logger carried by ctx (with request_id),
 // or the default logger.
 func Logger(ctx context.Context) *slog.Logger {
@@ -31,10 +42,13 @@ func Logger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
+// newRequestID returns a random positive integer below 2^53 in decimal:
+// RemSig clients read Operation-Id as an integer, and JSON numbers of that
+// size survive every parser (JavaScript's included).
 func newRequestID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatUint(binary.BigEndian.Uint64(b[:])>>11|1<<40, 10)
 }
 
 // requestContext assigns the request id, puts a logger carrying it in the
@@ -150,6 +164,10 @@ func errorHandler(err error, c echo.Context) {
 	cp := *p
 	if id, ok := c.Get("requestID").(string); ok {
 		cp.TraceID = id
+		if in, _ := c.Get(operationIDInBodyKey).(bool); in {
+			n, _ := strconv.ParseInt(id, 10, 64)
+			cp.OperationID = &n
+		}
 	}
 	if h, ok := retryAfter(err); ok {
 		c.Response().Header().Set("Retry-After", h)

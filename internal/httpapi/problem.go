@@ -18,6 +18,9 @@ type Problem struct {
 	Code          string         `json:"code"`
 	TraceID       string         `json:"traceId,omitempty"`
 	InvalidParams []InvalidParam `json:"invalidParams,omitempty"`
+	// OperationID repeats the request id as an integer on surfaces whose
+	// bodies all carry it (RemSig's operationId).
+	OperationID *int64 `json:"operationId,omitempty"`
 }
 
 // InvalidParam names one bad input and why.
