@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/batch"
 	"github.com/vellum-sign/vellum/internal/blob"
 	"github.com/vellum-sign/vellum/internal/config"
 	"github.com/vellum-sign/vellum/internal/db"
@@ -32,6 +33,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/pinpage"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/portalpage"
 	"github.com/vellum-sign/vellum/internal/signerpage"
@@ -73,6 +75,8 @@ type app struct {
 	// the certificate portal's logins.
 	persons  *person.Service
 	sessions *websession.Service
+	// batches are RemSig's signing batches.
+	batches *batch.Service
 
 	closers []func()
 }
@@ -186,7 +190,7 @@ func (a *app) initPKI(ctx context.Context, create bool) error {
 	}
 	servers := make([]rfc3161.Server, 0, len(a.cfg.TSAs()))
 	for i, u := range a.cfg.TSAs() {
-		servers = append(servers, rfc3161.Server{Name: fmt.Sprintf("tsa-%d", i+1), URL: u})
+		servers = append(servers, rfc3161.Server{Name: tsaName(i), URL: u})
 	}
 	if a.timestamper, err = rfc3161.NewClient(servers, rfc3161.WithHTTPClient(a.outboundClient())); err != nil {
 		return fmt.Errorf("VELLUM_TSA_URLS: %w", err)
@@ -249,6 +253,9 @@ func loadPKI(ctx context.Context, cfg *config.Config, opts ...pki.Option) (_ *pk
 	return p, closers, err
 }
 
+// tsaName names the i-th configured time-stamp authority.
+func tsaName(i int) string { return fmt.Sprintf("tsa-%d", i+1) }
+
 func openBlob(ctx context.Context, c config.BlobConfig) (blob.Store, error) {
 	switch c.Backend {
 	case "fs":
@@ -283,6 +290,7 @@ func (a *app) registerTasks(w *jobs.Worker) {
 	w.Handle(webhook.TaskDeliver, a.webhookDelivery.Deliver)
 	w.Handle(webhook.TaskEndpointDisabled, a.webhookDelivery.NotifyDisabled)
 	a.envelopes.RegisterTasks(w)
+	a.batches.RegisterTasks(w)
 }
 
 // mounts lists the route groups the API process serves.
@@ -304,6 +312,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		httpapi.PersonRoutes(a.persons),
 		signex.Routes(signex.Deps{Persons: a.persons, Sessions: a.sessions, Limiter: httpapi.NewRateLimiter(a.redis)}),
 		remsig.Routes(a.remsigDeps()),
+		pinpage.Routes(a.batches, a.log),
 		signerpage.Routes(a.log),
 		portalpage.Routes(a.log),
 	}

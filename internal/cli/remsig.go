@@ -1,9 +1,38 @@
 package cli
 
-import "github.com/vellum-sign/vellum/internal/httpapi/remsig"
+import (
+	"crypto/x509"
+
+	"github.com/vellum-sign/vellum/internal/batch"
+	"github.com/vellum-sign/vellum/internal/envelope"
+	"github.com/vellum-sign/vellum/internal/httpapi/remsig"
+	"github.com/vellum-sign/vellum/pkg/revocation"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
+)
+
+// buildBatches builds RemSig's signing batches over persons' keys.
+func (a *app) buildBatches() {
+	servers := make([]rfc3161.Server, 0, len(a.cfg.TSAs()))
+	for i, u := range a.cfg.TSAs() {
+		servers = append(servers, rfc3161.Server{Name: tsaName(i), URL: u})
+	}
+	issuing := a.pki.Issuing()
+	a.batches = batch.NewService(batch.Deps{
+		DB: a.db, Blobs: a.blob, Outbox: a.outbox, Persons: a.persons,
+		Timestamper: a.timestamper, TSAs: servers,
+		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root())),
+		Chain: func(c *x509.Certificate) []*x509.Certificate {
+			if c.CheckSignatureFrom(issuing) == nil {
+				return []*x509.Certificate{issuing}
+			}
+			return nil
+		},
+		Log: a.log.With("component", "batches"),
+	})
+}
 
 // remsigDeps builds the RemSig surface's dependencies.
 func (a *app) remsigDeps() remsig.Deps {
-	return remsig.Deps{Accounts: a.accounts, Persons: a.persons, PublicURL: a.cfg.PublicURL,
+	return remsig.Deps{Accounts: a.accounts, Persons: a.persons, Batches: a.batches, PublicURL: a.cfg.PublicURL,
 		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20}
 }

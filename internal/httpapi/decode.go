@@ -106,13 +106,8 @@ func decodeObject(body []byte, dst any) ([]InvalidParam, error) {
 	}
 	rv := reflect.ValueOf(dst).Elem()
 	rt := rv.Type()
-	byName := map[string]int{}
-	for i := 0; i < rt.NumField(); i++ {
-		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			byName[name] = i
-		}
-	}
+	byName := map[string][]int{}
+	fieldsOf(rt, nil, byName)
 	names := make([]string, 0, len(fields))
 	for k := range fields {
 		names = append(names, k)
@@ -125,7 +120,7 @@ func decodeObject(body []byte, dst any) ([]InvalidParam, error) {
 			invalid = append(invalid, InvalidParam{Name: name, Reason: "unknown field"})
 			continue
 		}
-		f := rt.Field(i)
+		f := rt.FieldByIndex(i)
 		v := reflect.New(f.Type)
 		if err := json.Unmarshal(fields[name], v.Interface()); err != nil {
 			at, reason := typeProblem(name, f.Type, fields[name], err)
@@ -136,9 +131,26 @@ func decodeObject(body []byte, dst any) ([]InvalidParam, error) {
 			invalid = append(invalid, InvalidParam{Name: at, Reason: reason})
 			continue
 		}
-		rv.Field(i).Set(v.Elem())
+		rv.FieldByIndex(i).Set(v.Elem())
 	}
 	return invalid, nil
+}
+
+// fieldsOf maps the JSON names of t's fields to their index paths; the
+// fields of embedded structs count as t's own, as encoding/json has them.
+func fieldsOf(t reflect.Type, prefix []int, byName map[string][]int) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		idx := append(append([]int{}, prefix...), i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			fieldsOf(f.Type, idx, byName)
+			continue
+		}
+		if name != "" && name != "-" {
+			byName[name] = idx
+		}
+	}
 }
 
 // syntaxCheck reports malformed JSON with its byte offset.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/batch"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/person"
@@ -77,6 +78,14 @@ var domainErrors = []domainError{
 	{websession.ErrNoSession, http.StatusUnauthorized, "not_logged_in"},
 	{websession.ErrXSRFMissing, http.StatusForbidden, "xsrf_token_missing"},
 	{websession.ErrXSRFMismatch, http.StatusForbidden, "xsrf_token_mismatch"},
+	// RemSig's signing batches and the keys they use.
+	{batch.ErrNotFound, http.StatusNotFound, "batch_not_found"},
+	{batch.ErrNotOpen, http.StatusConflict, "batch_not_open"},
+	{batch.ErrNotAuthorizable, http.StatusConflict, "batch_not_authorizable"},
+	{batch.ErrEmpty, http.StatusConflict, "batch_empty"},
+	{batch.ErrTooManyTasks, http.StatusUnprocessableEntity, "batch_too_many_tasks"},
+	{batch.ErrNotSigned, http.StatusConflict, "batch_not_signed"},
+	{batch.ErrDataSource, http.StatusBadGateway, "data_source_failed"},
 	{person.ErrCertificateUnusable, http.StatusUnprocessableEntity, "certificate_unusable"},
 	{person.ErrNoKey, http.StatusUnprocessableEntity, "certificate_without_key"},
 	{person.ErrLocked, http.StatusLocked, "certificate_locked"},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,8 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/batch"
+	"github.com/vellum-sign/vellum/internal/blob"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/remsig"
+	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/person"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/testenv"
@@ -31,6 +35,7 @@ var env struct {
 	ca       *pki.PKI
 	accounts *account.Service
 	persons  *person.Service
+	batches  *batch.Service
 	server   *httptest.Server
 }
 
@@ -69,12 +74,23 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	e := httpapi.New(httpapi.Deps{
+	blobs, err := blob.NewFSStore(filepath.Join(dir, "blobs"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env.batches = batch.NewService(batch.Deps{DB: env.svc.PG.DB, Blobs: blobs, Outbox: jobs.NewOutbox(env.svc.PG.DB),
+		Persons: env.persons, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e, err := httpapi.New(httpapi.Deps{
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Mount: []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts),
-			remsig.Routes(remsig.Deps{Accounts: env.accounts, Persons: env.persons, PublicURL: "http://vellum.localhost"})},
+			remsig.Routes(remsig.Deps{Accounts: env.accounts, Persons: env.persons, Batches: env.batches, PublicURL: "http://vellum.localhost"})},
 	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	env.server = httptest.NewServer(e)
 	defer env.server.Close()
 	return m.Run()

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/batch"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/listing"
 	"github.com/vellum-sign/vellum/internal/person"
@@ -31,6 +32,7 @@ const Realm = `Basic realm="vellum"`
 type Deps struct {
 	Accounts *account.Service
 	Persons  *person.Service
+	Batches  *batch.Service
 	// PublicURL is where the PIN page is reached (authRedirectUrl).
 	PublicURL string
 	// MaxRequestBytes caps a request body (default 51 MiB).
@@ -51,6 +53,20 @@ func Routes(d Deps) func(e *echo.Echo, _ *echo.Group) {
 	return func(e *echo.Echo, _ *echo.Group) {
 		e.GET("/api/certificate/", h.op(account.RoleUser, h.listCertificates))
 		e.GET("/api/certificate/latest-valid", h.op(account.RoleUser, h.latestValid))
+		e.POST("/api/sign/pdf", h.op(account.RoleUser, h.signPDF))
+		e.POST("/api/sign/pkcs7", h.op(account.RoleUser, h.signPKCS7))
+		e.POST("/api/batch/create", h.op(account.RoleUser, h.createBatch))
+		e.POST("/api/batch/:hash/add/pdf", h.op(account.RoleUser, h.addPDF))
+		e.POST("/api/batch/:hash/add/pkcs7", h.op(account.RoleUser, h.addPKCS7))
+		e.POST("/api/batch/:hash/add/pkcs1", h.op(account.RoleUser, h.addPKCS1))
+		e.POST("/api/batch/:hash/add", h.op(account.RoleUser, h.addMany))
+		e.POST("/api/batch/:hash/close", h.op(account.RoleUser, h.closeBatch))
+		e.GET("/api/batch/", h.op(account.RoleUser, h.listBatches))
+		e.GET("/api/batch/:hash", h.op(account.RoleUser, h.getBatch))
+		e.GET("/api/batch/:hash/state", h.op(account.RoleUser, h.batchState))
+		e.GET("/api/batch/:hash/tasks", h.op(account.RoleUser, h.batchTasks))
+		e.GET("/api/batch/:hash/download", h.op(account.RoleUser, h.download))
+		e.DELETE("/api/batch/:hash", h.op(account.RoleUser, h.deleteBatch))
 	}
 }
 

@@ -1,0 +1,289 @@
+// Package pinpage serves RemSig's PIN page at /pin/<hash>: the person sees
+// what a signing batch will sign (names, sizes, SHA-256, a preview of each
+// PDF) and with which certificate, and authorises it by typing the
+// certificate's password. The page is server-rendered (html/template,
+// embedded assets, no script, no third-party origins) under the same
+// security headers as the signing page; the form carries an anti-forgery
+// token bound to a cookie, and cross-site posts are refused.
+package pinpage
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/vellum-sign/vellum/internal/batch"
+	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/webpage"
+)
+
+// contentSecurityPolicy admits this origin's stylesheet and nothing else:
+// the page has no script; forms post only here; nothing may frame it.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// csrfCookie carries the anti-forgery token the form must echo.
+const csrfCookie = "vellum_pin_csrf"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var static embed.FS
+
+// Handler serves the PIN page.
+type Handler struct {
+	batches *batch.Service
+	tmpl    *template.Template
+	assets  *webpage.Assets
+	log     *slog.Logger
+}
+
+// New returns the PIN page handler.
+func New(batches *batch.Service, log *slog.Logger) (*Handler, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	assets, err := webpage.LoadAssets(static, "assets", "/pin/assets/", nil)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := assets.Templates(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{batches: batches, tmpl: tmpl, assets: assets, log: log}, nil
+}
+
+// Routes mounts the page on the application router.
+func Routes(batches *batch.Service, log *slog.Logger) func(e *echo.Echo, _ *echo.Group) {
+	return func(e *echo.Echo, _ *echo.Group) {
+		h, err := New(batches, log)
+		if err != nil {
+			// The templates and assets are embedded: this is a build defect.
+			panic(err)
+		}
+		e.GET("/pin/assets/:name", func(c echo.Context) error {
+			h.assets.Serve(c.Response(), c.Request(), c.Param("name"))
+			return nil
+		})
+		e.GET("/pin/:hash", h.show)
+		e.POST("/pin/:hash", h.submit)
+		e.GET("/pin/:hash/preview/:seq", h.preview)
+	}
+}
+
+type message struct{ Heading, Body, Class string }
+
+type taskView struct {
+	Label, Kind, SHA256, Preview string
+	Size                         int64
+}
+
+type certView struct{ Subject, Issuer, NotAfter string }
+
+type pageData struct {
+	Title       string
+	Message     *message
+	Batch       bool
+	Tasks       []taskView
+	Certificate certView
+	Form        bool
+	Action      string
+	CSRF        string
+	Error       string
+}
+
+func (h *Handler) render(c echo.Context, status int, d pageData) error {
+	w := c.Response()
+	webpage.SetHeaders(w.Header(), contentSecurityPolicy)
+	w.Header().Set(echo.HeaderContentType, "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := h.tmpl.ExecuteTemplate(w, "pin.html", d); err != nil {
+		h.log.Error("render PIN page", "err", err)
+	}
+	return nil
+}
+
+func notFound() pageData {
+	return pageData{Title: "Not found", Message: &message{Heading: "No such signing request",
+		Body: "The link is wrong, or the request was deleted.", Class: "error"}}
+}
+
+// view builds the page for batch hash; form says whether it takes the PIN.
+func (h *Handler) view(c echo.Context, hash string) (pageData, *batch.Batch, error) {
+	b, ts, cert, err := h.batches.Lookup(c.Request().Context(), hash)
+	if err != nil {
+		return pageData{}, nil, err
+	}
+	d := pageData{Title: "Sign", Batch: true, Action: "/pin/" + hash,
+		Certificate: certView{Subject: cert.Subject, Issuer: cert.Issuer, NotAfter: cert.NotAfter.UTC().Format("2 January 2006 15:04 UTC")}}
+	for _, t := range ts {
+		v := taskView{Label: t.Name, Kind: string(t.Kind), SHA256: t.InputSHA256, Size: t.InputSize}
+		if t.DisplayName != "" {
+			v.Label = t.DisplayName
+		}
+		if t.Kind == batch.KindPDF {
+			v.Preview = "/pin/" + hash + "/preview/" + strconv.Itoa(t.Seq)
+		}
+		d.Tasks = append(d.Tasks, v)
+	}
+	switch {
+	case b.Authorizable():
+		d.Form = true
+	case b.TasksCount == 0:
+		d.Message = &message{Heading: "Nothing to sign yet", Body: "This signing request has no documents yet.", Class: ""}
+	default:
+		d.Message = &message{Heading: "Already authorised", Body: "This request was authorised; the signing is " + stateText(b.State) + ".", Class: "ok"}
+	}
+	return d, b, nil
+}
+
+func stateText(s batch.State) string {
+	switch s {
+	case batch.StateProcessing:
+		return "in progress"
+	case batch.StateFinished:
+		return "finished"
+	case batch.StatePartiallyFinished:
+		return "finished, with some items that could not be signed"
+	}
+	return string(s)
+}
+
+func (h *Handler) show(c echo.Context) error {
+	d, _, err := h.view(c, c.Param("hash"))
+	if errors.Is(err, batch.ErrNotFound) {
+		return h.render(c, http.StatusNotFound, notFound())
+	}
+	if err != nil {
+		return err
+	}
+	if d.Form {
+		if d.CSRF, err = h.issueToken(c); err != nil {
+			return err
+		}
+	}
+	return h.render(c, http.StatusOK, d)
+}
+
+// issueToken sets a fresh anti-forgery token in a strict same-site cookie
+// scoped to the page and returns it for the form.
+func (h *Handler) issueToken(c echo.Context) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b)
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/pin/" + c.Param("hash"), HttpOnly: true,
+		Secure: c.Request().TLS != nil || c.Scheme() == "https", SameSite: http.SameSiteStrictMode})
+	return tok, nil
+}
+
+// sameOrigin refuses what a browser says came from another site.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	return true
+}
+
+const maxForm = 16 << 10
+
+func (h *Handler) submit(c echo.Context) error {
+	hash := c.Param("hash")
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForm)
+	d, b, err := h.view(c, hash)
+	if errors.Is(err, batch.ErrNotFound) {
+		return h.render(c, http.StatusNotFound, notFound())
+	}
+	if err != nil {
+		return err
+	}
+	ck, cerr := r.Cookie(csrfCookie)
+	if !sameOrigin(r) || cerr != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.FormValue("csrf_token"))) != 1 || ck.Value == "" {
+		d.Form = false
+		d.Message = &message{Heading: "Request refused", Body: "The form expired or did not come from this page. Open the link again.", Class: "error"}
+		return h.render(c, http.StatusForbidden, d)
+	}
+	if r.FormValue("action") == "cancel" {
+		if b.RedirectCancel != "" {
+			return c.Redirect(http.StatusSeeOther, b.RedirectCancel)
+		}
+		return h.render(c, http.StatusOK, pageData{Title: "Cancelled",
+			Message: &message{Heading: "Cancelled", Body: "Nothing was signed. You can close this page."}})
+	}
+	if !d.Form {
+		return h.render(c, http.StatusConflict, d)
+	}
+	_, err = h.batches.Authorize(r.Context(), hash, r.FormValue("password"))
+	var wrong *person.WrongPINError
+	switch {
+	case err == nil:
+		if b.RedirectSuccess != "" {
+			return c.Redirect(http.StatusSeeOther, b.RedirectSuccess)
+		}
+		return h.render(c, http.StatusOK, pageData{Title: "Authorised", Message: &message{Heading: "Authorised",
+			Body: "Your documents are being signed. You can close this page.", Class: "ok"}})
+	case errors.As(err, &wrong):
+		d.Error = fmt.Sprintf("Wrong password. %d attempt(s) left before the certificate locks.", wrong.Remaining)
+		if d.CSRF, err = h.issueToken(c); err != nil {
+			return err
+		}
+		return h.render(c, http.StatusUnprocessableEntity, d)
+	default:
+		h.log.Info("PIN entry failed", "batch", hash, "err", err)
+		if b.RedirectError != "" {
+			return c.Redirect(http.StatusSeeOther, b.RedirectError)
+		}
+		d.Form = false
+		d.Message = &message{Heading: "Cannot sign", Body: failureText(err), Class: "error"}
+		return h.render(c, http.StatusUnprocessableEntity, d)
+	}
+}
+
+func failureText(err error) string {
+	switch {
+	case errors.Is(err, person.ErrLocked):
+		return "The certificate is locked after too many wrong passwords. Ask for its password to be reset."
+	case errors.Is(err, person.ErrCertificateUnusable):
+		return "The certificate cannot be used: " + err.Error() + "."
+	case errors.Is(err, batch.ErrNotAuthorizable), errors.Is(err, batch.ErrEmpty):
+		return "This request cannot be authorised now."
+	}
+	return "Something went wrong. Try again later."
+}
+
+// preview serves a PDF task's document inline.
+func (h *Handler) preview(c echo.Context) error {
+	ctx := c.Request().Context()
+	seq, err := strconv.Atoi(c.Param("seq"))
+	if err != nil {
+		return h.render(c, http.StatusNotFound, notFound())
+	}
+	rc, err := h.batches.OpenInput(ctx, c.Param("hash"), seq)
+	if err != nil {
+		return h.render(c, http.StatusNotFound, notFound())
+	}
+	defer rc.Close()
+	w := c.Response()
+	webpage.SetHeaders(w.Header(), "default-src 'none'; frame-ancestors 'none'")
+	w.Header().Set(echo.HeaderContentType, "application/pdf")
+	w.Header().Set(echo.HeaderContentDisposition, "inline")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, rc)
+	return nil
+}
