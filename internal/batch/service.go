@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -57,6 +58,9 @@ type Deps struct {
 	Revocation pades.RevocationFunc
 	// Sources fetches data.http documents; nil refuses them.
 	Sources Fetcher
+	// RelayClient carries relayed timestamp queries to the configured
+	// servers (default: a plain client; the per-server timeout applies).
+	RelayClient *http.Client
 	// TSAClient makes custom timestamp.url requests; nil refuses them.
 	TSAClient rfc3161.Option
 	Log       *slog.Logger
@@ -455,4 +459,31 @@ func (s *Service) Delete(ctx context.Context, scope account.Scope, hash string) 
 		}
 	}
 	return nil
+}
+
+// FetchSource reads a document from a registered data source into memory
+// (for validation, which needs it whole); field names the URL in errors.
+func (s *Service) FetchSource(ctx context.Context, src *Source, field string) ([]byte, error) {
+	if s.Sources == nil {
+		return nil, validation.Errors{{Field: field, Reason: "no data source is registered on this deployment"}}
+	}
+	var buf limitedWriter
+	buf.max = 64 << 20
+	if err := s.Sources.Fetch(ctx, *src, &buf); err != nil {
+		return nil, err
+	}
+	return buf.b.Bytes(), nil
+}
+
+// limitedWriter keeps at most max bytes and fails beyond.
+type limitedWriter struct {
+	b   bytes.Buffer
+	max int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.b.Len()+len(p) > l.max {
+		return 0, fmt.Errorf("%w: the document is over %d MiB", ErrDataSource, l.max>>20)
+	}
+	return l.b.Write(p)
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"gorm.io/gorm"
 
 	"github.com/vellum-sign/vellum/internal/jobs"
@@ -239,7 +238,7 @@ func (s *Service) signPDF(ctx context.Context, in *os.File, size int64, out io.W
 		opts.Revocation = s.Revocation
 	}
 	if w := o.Watermark; w != nil {
-		v, err := placeWatermark(in, w)
+		v, err := placeWatermark(in, size, w)
 		if err != nil {
 			return err
 		}
@@ -269,56 +268,47 @@ func isTimestampErr(err error) bool {
 const wmW, wmH, wmMargin = 200.0, 60.0, 36.0
 
 // placeWatermark turns a watermark request into a visible signature box.
-func placeWatermark(in *os.File, w *Watermark) (*pades.Visible, error) {
-	if _, err := in.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	dims, err := pageDims(in)
+func placeWatermark(in *os.File, size int64, w *Watermark) (*pades.Visible, error) {
+	info, err := pades.Inspect(in, size)
 	if err != nil {
-		return nil, &signingError{fmt.Errorf("read page sizes: %w", err)}
+		return nil, &signingError{fmt.Errorf("read the pages: %w", err)}
 	}
+	page, rect, err := WatermarkBox(info, w)
+	if err != nil {
+		return nil, &signingError{err}
+	}
+	return &pades.Visible{Page: page, Rect: rect}, nil
+}
+
+// WatermarkBox is where a watermark goes in a document: its page and
+// rectangle, in a corner of the page's visible area or at x,y.
+func WatermarkBox(info *pades.Info, w *Watermark) (int, pades.Rect, error) {
+	n := len(info.Pages)
 	page := 1
 	switch w.Page {
 	case "", "FIRST":
 	case "LAST":
-		page = len(dims)
+		page = n
 	default:
 		page, _ = strconv.Atoi(w.Page)
 	}
-	if page < 1 || page > len(dims) {
-		return nil, &signingError{fmt.Errorf("watermark.page %s: the document has %d pages", w.Page, len(dims))}
+	if page < 1 || page > n {
+		return 0, pades.Rect{}, fmt.Errorf("watermark.page %s: the document has %d pages", w.Page, n)
 	}
-	pw, ph := dims[page-1][0], dims[page-1][1]
-	x, y := wmMargin, wmMargin
+	v := info.Pages[page-1].Visible()
+	x, y := v.X+wmMargin, v.Y+wmMargin
 	switch w.Position {
 	case "", "BOTTOM_LEFT":
 	case "BOTTOM_RIGHT":
-		x = pw - wmMargin - wmW
+		x = v.X + v.W - wmMargin - wmW
 	case "TOP_LEFT":
-		y = ph - wmMargin - wmH
+		y = v.Y + v.H - wmMargin - wmH
 	case "TOP_RIGHT":
-		x, y = pw-wmMargin-wmW, ph-wmMargin-wmH
+		x, y = v.X+v.W-wmMargin-wmW, v.Y+v.H-wmMargin-wmH
 	default:
 		x, y, _ = parsePoint(w.Position)
 	}
-	return &pades.Visible{Page: page, Rect: pades.Rect{X: x, Y: y, W: wmW, H: wmH}}, nil
-}
-
-// pageDims reads the page sizes (width, height in points).
-func pageDims(rs io.ReadSeeker) (out [][2]float64, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed PDF: %v", r)
-		}
-	}()
-	ds, err := api.PageDims(rs, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range ds {
-		out = append(out, [2]float64{d.Width, d.Height})
-	}
-	return out, nil
+	return page, pades.Rect{X: x, Y: y, W: wmW, H: wmH}, nil
 }
 
 // maxDataInMemory bounds PKCS #7 and PKCS #1 data, which are signed in

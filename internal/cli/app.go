@@ -253,8 +253,9 @@ func loadPKI(ctx context.Context, cfg *config.Config, opts ...pki.Option) (_ *pk
 	return p, closers, err
 }
 
-// tsaName names the i-th configured time-stamp authority.
-func tsaName(i int) string { return fmt.Sprintf("tsa-%d", i+1) }
+// tsaName names the i-th configured time-stamp authority (a word, as
+// RemSig's relay path /api/timestamp/relay/{serverName:\w+} needs).
+func tsaName(i int) string { return fmt.Sprintf("tsa_%d", i+1) }
 
 func openBlob(ctx context.Context, c config.BlobConfig) (blob.Store, error) {
 	switch c.Backend {

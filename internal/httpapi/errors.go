@@ -86,6 +86,8 @@ var domainErrors = []domainError{
 	{batch.ErrTooManyTasks, http.StatusUnprocessableEntity, "batch_too_many_tasks"},
 	{batch.ErrNotSigned, http.StatusConflict, "batch_not_signed"},
 	{batch.ErrDataSource, http.StatusBadGateway, "data_source_failed"},
+	{batch.ErrNoSuchServer, http.StatusNotFound, "timestamp_server_not_found"},
+	{batch.ErrRelayFailed, http.StatusBadGateway, "timestamp_server_failed"},
 	{person.ErrCertificateUnusable, http.StatusUnprocessableEntity, "certificate_unusable"},
 	{person.ErrNoKey, http.StatusUnprocessableEntity, "certificate_without_key"},
 	{person.ErrLocked, http.StatusLocked, "certificate_locked"},

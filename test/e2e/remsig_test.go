@@ -302,6 +302,34 @@ func TestRemSig_SignsEveryKindAuthorisedOnThePINPage(t *testing.T) {
 		t.Fatalf("doc-198.pdf: %s", report)
 	}
 
+	// The timestamp relay: dev's built-in TSA is tsa_1; its reply passes
+	// openssl ts -verify.
+	servers := rs.must(http.MethodGet, "/api/timestamp/servers", nil)["servers"].([]any)
+	if len(servers) != 1 || servers[0].(map[string]any)["name"] != "tsa_1" {
+		t.Fatalf("timestamp servers: %v", servers)
+	}
+	query := filepath.Join(dir, "q.tsq")
+	if out, err := exec.Command("openssl", "ts", "-query", "-data", content, "-sha256", "-cert", "-out", query).CombinedOutput(); err != nil {
+		t.Fatalf("openssl ts -query: %v %s", err, out)
+	}
+	q, _ := os.ReadFile(query)
+	req, _ := http.NewRequest(http.MethodPost, app.base+"/api/timestamp/relay/tsa_1", bytes.NewReader(q))
+	req.SetBasicAuth(key, "")
+	req.Header.Set("Content-Type", "application/timestamp-query")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/timestamp-reply" || res.Header.Get("Operation-Id") == "" {
+		t.Fatalf("relay: %d %v", res.StatusCode, res.Header)
+	}
+	if out, err := exec.Command("openssl", "ts", "-verify", "-queryfile", query, "-in", writeTemp(t, dir, "r.tsr", reply),
+		"-CAfile", root, "-untrusted", issuing).CombinedOutput(); err != nil || !strings.Contains(string(out), "Verification: OK") {
+		t.Fatalf("openssl ts -verify of the relayed reply: %v %s", err, out)
+	}
+
 	// Five wrong PINs lock the certificate; the right one then fails too.
 	out := rs.must(http.MethodPost, "/api/sign/pkcs7", map[string]any{"personUniqueId": "anna@uni.localhost", "base64Data": data64, "name": "locked.txt"})
 	for i := 1; i <= 5; i++ {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/batch"
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
@@ -209,5 +210,58 @@ func TestSign_SingleTaskIsABatchOfOne(t *testing.T) {
 		if r := call(t, http.MethodPost, "/api/sign/pdf", tn.secret, "", tc.body); r.status < 400 || r.status >= 500 {
 			t.Errorf("%s: %d %s", tc.body[:40], r.status, r.raw)
 		}
+	}
+}
+
+func TestValidate_CodesAndDocument(t *testing.T) {
+	r := call(t, http.MethodGet, "/api/sign/validate/pdf/codes", "", "", "")
+	if r.status != http.StatusOK || len(r.body["errors"].([]any)) != 8 || r.body["errors"].([]any)[0].(map[string]any)["code"] != 1.0 {
+		t.Fatalf("codes: %d %s", r.status, r.raw)
+	}
+	tn := newTenant(t)
+	pdf := base64.StdEncoding.EncodeToString(testPDF(t))
+	r = call(t, http.MethodPost, "/api/sign/validate/pdf", tn.secret, "", `{"data":{"bytes":"`+pdf+`"},"watermark":{"insert":true,"position":"TOP_LEFT"}}`)
+	if r.status != http.StatusOK || r.body["signable"] != true || len(r.body["errors"].([]any)) != 0 {
+		t.Fatalf("validate: %d %s", r.status, r.raw)
+	}
+	r = call(t, http.MethodPost, "/api/sign/validate/pdf", tn.secret, "", `{"data":{"bytes":"`+pdf+`"},"watermark":{"page":"9"}}`)
+	if r.status != http.StatusOK || r.body["signable"] != false || r.body["errors"].([]any)[0].(map[string]any)["code"] != 7.0 {
+		t.Fatalf("validate a watermark off the document: %d %s", r.status, r.raw)
+	}
+	for _, body := range []string{`{}`, `{"data":{"bytes":"bm90IGEgcGRm"}}`, `{"data":{"bytes":"!!"}}`} {
+		if r := call(t, http.MethodPost, "/api/sign/validate/pdf", tn.secret, "", body); r.status < 400 || r.status >= 500 {
+			t.Errorf("validate %s: %d %s", body, r.status, r.raw)
+		}
+	}
+}
+
+func TestManage_EnableDisableAndTimestampServers(t *testing.T) {
+	tn := newTenant(t)
+	p, _ := tn.person(t, "pin-123456")
+	userID, userSecret := tn.keyWith(t, account.RoleUser)
+	if r := call(t, http.MethodPost, "/api/manage/certificate/disable", userID, userSecret, `{"personUniqueId":"`+p.UniqueID+`","index":0}`); r.status != http.StatusForbidden {
+		t.Fatalf("disable with a USER key: %d %s", r.status, r.raw)
+	}
+	r := call(t, http.MethodPost, "/api/manage/certificate/disable", tn.secret, "", `{"personUniqueId":"`+p.UniqueID+`","index":0}`)
+	if r.status != http.StatusOK || r.body["certificate"].(map[string]any)["disabled"] != true {
+		t.Fatalf("disable: %d %s", r.status, r.raw)
+	}
+	pdf := base64.StdEncoding.EncodeToString(testPDF(t))
+	if r := call(t, http.MethodPost, "/api/sign/pdf", tn.secret, "", `{"personUniqueId":"`+p.UniqueID+`","base64Pdf":"`+pdf+`"}`); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("signing with a disabled certificate: %d %s", r.status, r.raw)
+	}
+	r = call(t, http.MethodPost, "/api/manage/certificate/enable", tn.secret, "", `{"personUniqueId":"`+p.UniqueID+`","certificateIndex":0}`)
+	if r.status != http.StatusOK || r.body["certificate"].(map[string]any)["disabled"] != false {
+		t.Fatalf("enable: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodPost, "/api/manage/certificate/enable", tn.secret, "", `{"personUniqueId":"nobody"}`); r.status != http.StatusNotFound {
+		t.Fatalf("enable nobody's: %d %s", r.status, r.raw)
+	}
+	r = call(t, http.MethodGet, "/api/timestamp/servers", tn.secret, "", "")
+	if r.status != http.StatusOK || r.body["totalElements"] != 0.0 {
+		t.Fatalf("servers: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodPost, "/api/timestamp/relay/none", userID, userSecret, "x"); r.status != http.StatusForbidden {
+		t.Fatalf("relay with a USER key: %d %s", r.status, r.raw)
 	}
 }

@@ -67,6 +67,12 @@ func Routes(d Deps) func(e *echo.Echo, _ *echo.Group) {
 		e.GET("/api/batch/:hash/tasks", h.op(account.RoleUser, h.batchTasks))
 		e.GET("/api/batch/:hash/download", h.op(account.RoleUser, h.download))
 		e.DELETE("/api/batch/:hash", h.op(account.RoleUser, h.deleteBatch))
+		e.GET("/api/sign/validate/pdf/codes", h.public(h.validateCodes))
+		e.POST("/api/sign/validate/pdf", h.op(account.RoleUser, h.validatePDF))
+		e.GET("/api/timestamp/servers", h.op(account.RoleUser, h.timestampServers))
+		e.POST("/api/timestamp/relay/:serverName", h.op(account.RoleSigner, h.relay))
+		e.POST("/api/manage/certificate/enable", h.op(account.RoleManager, h.setDisabled(false)))
+		e.POST("/api/manage/certificate/disable", h.op(account.RoleManager, h.setDisabled(true)))
 	}
 }
 
@@ -106,6 +112,14 @@ func (h *handlers) op(role account.Role, next keyedHandler) echo.HandlerFunc {
 		r.Body = http.MaxBytesReader(c.Response(), r.Body, h.MaxRequestBytes)
 		httpapi.Logger(r.Context()).Debug("remsig caller", "account_id", k.AccountID, "key_id", k.ID)
 		return next(c, k)
+	}
+}
+
+// public is an operation without authentication.
+func (h *handlers) public(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		httpapi.OperationID(c)
+		return next(c)
 	}
 }
 
