@@ -313,7 +313,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		httpapi.PersonRoutes(a.persons),
 		signex.Routes(signex.Deps{Persons: a.persons, Sessions: a.sessions, Limiter: httpapi.NewRateLimiter(a.redis)}),
 		remsig.Routes(a.remsigDeps()),
-		pinpage.Routes(a.batches, a.log),
+		pinpage.Routes(a.batches, a.persons, a.log),
 		signerpage.Routes(a.log),
 		portalpage.Routes(a.log),
 	}

@@ -88,6 +88,8 @@ var domainErrors = []domainError{
 	{batch.ErrDataSource, http.StatusBadGateway, "data_source_failed"},
 	{batch.ErrNoSuchServer, http.StatusNotFound, "timestamp_server_not_found"},
 	{batch.ErrRelayFailed, http.StatusBadGateway, "timestamp_server_failed"},
+	{person.ErrPINResetUnknown, http.StatusNotFound, "pin_reset_not_found"},
+	{person.ErrPINResetExpired, http.StatusGone, "pin_reset_expired"},
 	{person.ErrCertificateUnusable, http.StatusUnprocessableEntity, "certificate_unusable"},
 	{person.ErrNoKey, http.StatusUnprocessableEntity, "certificate_without_key"},
 	{person.ErrLocked, http.StatusLocked, "certificate_locked"},

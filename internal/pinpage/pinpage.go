@@ -44,13 +44,14 @@ var static embed.FS
 // Handler serves the PIN page.
 type Handler struct {
 	batches *batch.Service
+	persons *person.Service
 	tmpl    *template.Template
 	assets  *webpage.Assets
 	log     *slog.Logger
 }
 
 // New returns the PIN page handler.
-func New(batches *batch.Service, log *slog.Logger) (*Handler, error) {
+func New(batches *batch.Service, persons *person.Service, log *slog.Logger) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -62,13 +63,13 @@ func New(batches *batch.Service, log *slog.Logger) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{batches: batches, tmpl: tmpl, assets: assets, log: log}, nil
+	return &Handler{batches: batches, persons: persons, tmpl: tmpl, assets: assets, log: log}, nil
 }
 
 // Routes mounts the page on the application router.
-func Routes(batches *batch.Service, log *slog.Logger) func(e *echo.Echo, _ *echo.Group) {
+func Routes(batches *batch.Service, persons *person.Service, log *slog.Logger) func(e *echo.Echo, _ *echo.Group) {
 	return func(e *echo.Echo, _ *echo.Group) {
-		h, err := New(batches, log)
+		h, err := New(batches, persons, log)
 		if err != nil {
 			// The templates and assets are embedded: this is a build defect.
 			panic(err)
@@ -77,6 +78,8 @@ func Routes(batches *batch.Service, log *slog.Logger) func(e *echo.Echo, _ *echo
 			h.assets.Serve(c.Response(), c.Request(), c.Param("name"))
 			return nil
 		})
+		e.GET(ResetPath, h.showReset)
+		e.POST(ResetPath, h.submitReset)
 		e.GET("/pin/:hash", h.show)
 		e.POST("/pin/:hash", h.submit)
 		e.GET("/pin/:hash/preview/:seq", h.preview)
@@ -180,12 +183,17 @@ func (h *Handler) show(c echo.Context) error {
 // issueToken sets a fresh anti-forgery token in a strict same-site cookie
 // scoped to the page and returns it for the form.
 func (h *Handler) issueToken(c echo.Context) (string, error) {
+	return h.issueTokenAt(c, "/pin/"+c.Param("hash"))
+}
+
+// issueTokenAt is issueToken for the page at path.
+func (h *Handler) issueTokenAt(c echo.Context, path string) (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
 	tok := hex.EncodeToString(b)
-	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/pin/" + c.Param("hash"), HttpOnly: true,
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: path, HttpOnly: true,
 		Secure: c.Request().TLS != nil || c.Scheme() == "https", SameSite: http.SameSiteStrictMode})
 	return tok, nil
 }

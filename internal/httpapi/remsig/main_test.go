@@ -25,6 +25,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/httpapi/remsig"
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/pinpage"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/testenv"
 )
@@ -85,7 +86,8 @@ func run(m *testing.M) int {
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Mount: []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts),
-			remsig.Routes(remsig.Deps{Accounts: env.accounts, Persons: env.persons, Batches: env.batches, PublicURL: "http://vellum.localhost"})},
+			remsig.Routes(remsig.Deps{Accounts: env.accounts, Persons: env.persons, Batches: env.batches, PublicURL: "http://vellum.localhost"}),
+			pinpage.Routes(env.batches, env.persons, nil)},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -3,6 +3,8 @@ package remsig
 import (
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/pinpage"
 	"github.com/vellum-sign/vellum/pkg/pades"
 )
 
@@ -201,4 +204,64 @@ func (h *handlers) setDisabled(disabled bool) keyedHandler {
 		}
 		return c.JSON(http.StatusOK, certificateResponse{OperationID: opID(c), Certificate: toCertificateJSON(cert, p)})
 	}
+}
+
+type resetRedirectsJSON struct {
+	Success *string `json:"success"`
+	Cancel  *string `json:"cancel"`
+	Error   *string `json:"error"`
+	Expired *string `json:"expired"`
+}
+
+type resetRequest struct {
+	certificateRef
+	Redirects *resetRedirectsJSON `json:"redirects"`
+}
+
+type resetResponse struct {
+	OperationID int64  `json:"operationId"`
+	URL         string `json:"url"`
+	ValidUntil  int64  `json:"validUntil"`
+}
+
+func (h *handlers) resetPassword(c echo.Context, k *account.Key) error {
+	var req resetRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	var r person.PINReset
+	if rd := req.Redirects; rd != nil {
+		var bad []httpapi.InvalidParam
+		for _, v := range []struct {
+			name string
+			val  *string
+			dst  *string
+		}{{"success", rd.Success, &r.RedirectSuccess}, {"cancel", rd.Cancel, &r.RedirectCancel},
+			{"error", rd.Error, &r.RedirectError}, {"expired", rd.Expired, &r.RedirectExpired}} {
+			if s := str(v.val); s != "" {
+				if !redirectOK(s) {
+					bad = append(bad, httpapi.InvalidParam{Name: "redirects." + v.name, Reason: "must be an absolute http(s) URL of at most 2048 characters"})
+				}
+				*v.dst = s
+			}
+		}
+		if len(bad) > 0 {
+			return httpapi.NewValidationProblem(bad)
+		}
+	}
+	_, cert, err := req.resolve(c, h, k)
+	if err != nil {
+		return err
+	}
+	token, reset, err := h.Persons.NewPINReset(c.Request().Context(), k.Scope(), cert.ID, r)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resetResponse{OperationID: opID(c), URL: pinpage.ResetURL(strings.TrimRight(h.PublicURL, "/"), token),
+		ValidUntil: millis(reset.ExpiresAt)})
+}
+
+func redirectOK(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && len(v) <= 2048
 }

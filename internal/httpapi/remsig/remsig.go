@@ -73,6 +73,7 @@ func Routes(d Deps) func(e *echo.Echo, _ *echo.Group) {
 		e.POST("/api/timestamp/relay/:serverName", h.op(account.RoleSigner, h.relay))
 		e.POST("/api/manage/certificate/enable", h.op(account.RoleManager, h.setDisabled(false)))
 		e.POST("/api/manage/certificate/disable", h.op(account.RoleManager, h.setDisabled(true)))
+		e.POST("/api/manage/certificate/reset-password", h.op(account.RoleUser, h.resetPassword))
 	}
 }
 
