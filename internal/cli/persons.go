@@ -89,8 +89,7 @@ func (a *app) buildPersons(ctx context.Context) error {
 	a.closers = append(a.closers, closers...)
 	a.persons = svc
 	a.sessions = websession.New(a.db, websession.Config{Lifetime: a.cfg.Portal.SessionLifetime, IdleTimeout: a.cfg.Portal.SessionIdleTimeout})
-	a.buildBatches()
-	return nil
+	return a.buildBatches()
 }
 
 // devKEK gives `vellum dev` key-encryption keys kept in its data dir

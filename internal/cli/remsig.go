@@ -2,16 +2,19 @@ package cli
 
 import (
 	"crypto/x509"
+	"fmt"
+	"time"
 
 	"github.com/vellum-sign/vellum/internal/batch"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi/remsig"
+	"github.com/vellum-sign/vellum/internal/outbound"
 	"github.com/vellum-sign/vellum/pkg/revocation"
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // buildBatches builds RemSig's signing batches over persons' keys.
-func (a *app) buildBatches() {
+func (a *app) buildBatches() error {
 	servers := make([]rfc3161.Server, 0, len(a.cfg.TSAs()))
 	for i, u := range a.cfg.TSAs() {
 		servers = append(servers, rfc3161.Server{Name: tsaName(i), URL: u})
@@ -20,7 +23,7 @@ func (a *app) buildBatches() {
 	a.batches = batch.NewService(batch.Deps{
 		DB: a.db, Blobs: a.blob, Outbox: a.outbox, Persons: a.persons,
 		Timestamper: a.timestamper, TSAs: servers,
-		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{}, a.pki.Root())),
+		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{HTTPClient: a.outboundClient()}, a.pki.Root())),
 		Chain: func(c *x509.Certificate) []*x509.Certificate {
 			if c.CheckSignatureFrom(issuing) == nil {
 				return []*x509.Certificate{issuing}
@@ -29,6 +32,15 @@ func (a *app) buildBatches() {
 		},
 		Log: a.log.With("component", "batches"),
 	})
+	if len(a.cfg.RemSigDataSources) > 0 {
+		src, err := batch.NewHTTPSources(a.cfg.RemSigDataSources, outbound.NewClient(outbound.Config{
+			Timeout: 30 * time.Second, AllowPrivate: a.cfg.OutboundAllowPrivate, MaxResponseBytes: 64 << 20}))
+		if err != nil {
+			return fmt.Errorf("VELLUM_REMSIG_DATA_SOURCES: %w", err)
+		}
+		a.batches.Sources = src
+	}
+	return nil
 }
 
 // remsigDeps builds the RemSig surface's dependencies.

@@ -79,6 +79,10 @@ type Config struct {
 	// without it.
 	OutboundAllowPrivate bool
 
+	// RemSigDataSources are the URL prefixes RemSig's data.http may fetch
+	// from (VELLUM_REMSIG_DATA_SOURCES); none: data.http is refused.
+	RemSigDataSources []string
+
 	// FontPaths are TrueType fonts tried, in order, for characters of names
 	// and text the built-in fonts lack (VELLUM_FONT_PATH).
 	FontPaths []string
@@ -220,6 +224,7 @@ var Vars = []Var{
 	{"VELLUM_OPS_TOKEN", "", "operator token for /ops/queues (empty: dashboard off) and, without VELLUM_METRICS_ADDR, for /metrics"},
 	{"VELLUM_METRICS_ADDR", "", "separate listen address for /metrics, unauthenticated (e.g. 127.0.0.1:9090); empty: /metrics on the main port requires the ops token (off without one)"},
 	{"VELLUM_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IP in audit trails and per-IP limits); empty: none, the peer address counts"},
+	{"VELLUM_REMSIG_DATA_SOURCES", "", "comma-separated URL prefixes RemSig's data.http may fetch documents from (none: data.http is refused); fetched through the outbound guard"},
 	{"VELLUM_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"VELLUM_LOG_FORMAT", "json", "json or text"},
 	{"VELLUM_WORKER_CONCURRENCY", "10", "tasks run at once per worker process"},
@@ -336,6 +341,7 @@ func Load() (*Config, error) {
 		IPRateLimitBurst:     intVar("VELLUM_IP_RATE_LIMIT_BURST"),
 		MaxUploadBytes:       int64(intVar("VELLUM_MAX_UPLOAD_BYTES")),
 		FontPaths:            splitList(get("VELLUM_FONT_PATH")),
+		RemSigDataSources:    splitList(get("VELLUM_REMSIG_DATA_SOURCES")),
 		DataDir:              get("VELLUM_DATA_DIR"),
 		DevAPIKey:            get("VELLUM_DEV_API_KEY"),
 		KEK: KEKConfig{
@@ -396,6 +402,11 @@ func (c *Config) ValidateCommon() error {
 	for _, u := range c.PKI.TSAURLs {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("VELLUM_TSA_URLS: %q is not an absolute http(s) URL", u))
+		}
+	}
+	for _, u := range c.RemSigDataSources {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil {
+			errs = append(errs, fmt.Errorf("VELLUM_REMSIG_DATA_SOURCES: %q is not an absolute http(s) URL without credentials", u))
 		}
 	}
 	if c.Addr == "" {
