@@ -285,7 +285,7 @@ func (s *Service) storeInput(ctx context.Context, b *Batch, in *TaskInput, now t
 		r = bytes.NewReader(in.Data)
 	} else {
 		if s.Sources == nil {
-			return nil, validation.Errors{{Field: in.Field + "data.http.url", Reason: "no data source is registered on this deployment"}}
+			return nil, validation.Errors{{Field: in.Field + "data.http.url", Reason: "must be a registered data source url (this deployment registers none)"}}
 		}
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(s.Sources.Fetch(ctx, *in.Options.Source, pw)) }()
@@ -465,7 +465,7 @@ func (s *Service) Delete(ctx context.Context, scope account.Scope, hash string) 
 // (for validation, which needs it whole); field names the URL in errors.
 func (s *Service) FetchSource(ctx context.Context, src *Source, field string) ([]byte, error) {
 	if s.Sources == nil {
-		return nil, validation.Errors{{Field: field, Reason: "no data source is registered on this deployment"}}
+		return nil, validation.Errors{{Field: field, Reason: "must be a registered data source url (this deployment registers none)"}}
 	}
 	var buf limitedWriter
 	buf.max = 64 << 20
