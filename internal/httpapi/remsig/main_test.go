@@ -182,6 +182,9 @@ func call(t testing.TB, method, path, user, pass, body string) response {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if !strings.HasPrefix(path, "/api/v1/") {
+		checkContract(t, method, env.server.URL+path, resp.StatusCode, resp.Header, raw)
+	}
 	if strings.Contains(resp.Header.Get("Content-Type"), "json") {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			t.Fatalf("%s %s: %v in %s", method, path, err, raw)
