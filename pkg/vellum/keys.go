@@ -18,6 +18,8 @@ type Key struct {
 	Environment string     `json:"environment"`
 	CreatedAt   time.Time  `json:"createdAt"`
 	LastUsedAt  *time.Time `json:"lastUsedAt"`
+	// Roles are the key's RemSig roles (USER, SIGNER, MANAGER).
+	Roles []string `json:"roles"`
 }
 
 // CreatedKey is a new key with its secret, shown only once.
@@ -33,6 +35,8 @@ type CreatedKey struct {
 // KeyRequest creates a key in the caller's environment.
 type KeyRequest struct {
 	Name string `json:"name,omitempty"`
+	// Roles are RemSig's roles for the key; none grants all three.
+	Roles []string `json:"roles,omitempty"`
 	// Environment must be the caller's own (the default).
 	Environment string `json:"environment,omitempty"`
 }
