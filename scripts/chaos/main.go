@@ -597,6 +597,8 @@ func (r *run) setup() error {
 		"VELLUM_PUBLIC_URL="+r.base, "VELLUM_PKI_DIR="+pki, "VELLUM_TSA_BUILTIN=true", "VELLUM_LOG_LEVEL=warn",
 		"VELLUM_LOG_FORMAT=text", "VELLUM_RATE_LIMIT_PER_MINUTE=0", "VELLUM_IP_RATE_LIMIT_PER_MINUTE=0",
 		"VELLUM_MAIL=log",
+		// serve and worker refuse to start without key-encryption keys.
+		"VELLUM_KEK=q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M=", "VELLUM_KEK_RECOVERY=ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
 	)
 	out := func(args ...string) (string, error) {
 		cmd := exec.Command(r.bin, args...)

@@ -55,6 +55,7 @@ func TestServe_PlatformKeysOnAPKCS11Token(t *testing.T) {
 		"VELLUM_MAIL=log", "VELLUM_TSA_BUILTIN=true", "SOFTHSM2_CONF=" + conf,
 		"VELLUM_PKCS11_MODULE=" + softHSMModule, "VELLUM_PKCS11_TOKEN_LABEL=vellum-platform", "VELLUM_PKCS11_PIN=1234",
 		"VELLUM_PKCS11_ISSUING_KEY_LABEL=vellum-issuing", "VELLUM_PKCS11_TSA_KEY_LABEL=vellum-tsa"}
+	env = append(env, testKEK...)
 	if err := start(t, env, "migrate").wait(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
