@@ -20,7 +20,8 @@ import (
 // carries the endpoint and the transaction), so a transaction that
 // publishes a hundred events costs one outbox row per endpoint, not a
 // hundred. The task runs the endpoint's batch runner, which claims the
-// endpoint's due first attempts in chunks (a lease in next_attempt_at),
+// endpoint's due first attempts in chunks (a lease in next_attempt_at,
+// renewed while the chunk is sent),
 // POSTs each message separately (Standard Webhooks is one message per
 // request; in order per subject, concurrently across subjects up to
 // EndpointConcurrency), and records each chunk in one transaction. Retries,
@@ -65,9 +66,47 @@ func batchTask(endpointID, key string, runAt time.Time, timeout time.Duration) j
 	}
 }
 
-// batchLease is how long a chunk's claim lasts: its attempts start within
-// Timeout of the claim and last at most Timeout each.
-func (d *Deliverer) batchLease() time.Duration { return 2*d.cfg.Timeout + 30*time.Second }
+// batchLease is how long a chunk's claim lasts unrenewed. The runner
+// renews it every batchLease/3 while it sends, so the chunk of a worker
+// that died is free for another run within batchLease.
+const batchLease = 10 * time.Second
+
+// keepLeased renews the lease of a chunk's deliveries until stop is called,
+// and stop returns the lease they hold then. A delivery whose lease is no
+// longer this chunk's (it ran out and another run claimed it) is left to
+// that run. A renewal that fails is tried again at the next tick.
+func (d *Deliverer) keepLeased(ctx context.Context, rows []batchRow, lease time.Time) (stop func() time.Time) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(batchLease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			next := d.now().Add(batchLease).Truncate(time.Microsecond)
+			rctx, cancel := context.WithTimeout(ctx, batchLease/3)
+			res := d.db.Conn(rctx).Model(&Delivery{}).Where("id IN ? AND next_attempt_at = ?", ids, lease).
+				Update("next_attempt_at", next)
+			cancel()
+			if res.Error == nil && res.RowsAffected > 0 {
+				lease = next
+			}
+		}
+	}()
+	return func() time.Time { close(done); wg.Wait(); return lease }
+}
 
 // deliverBatch is the TaskDeliver handler for an endpoint's first attempts.
 func (d *Deliverer) deliverBatch(ctx context.Context, endpointID string) error {
@@ -162,16 +201,18 @@ func (d *Deliverer) runChunk(ctx context.Context, endpointID string) (int, error
 				"last_error": "endpoint disabled", "updated_at": now}).Error
 		return 0, err
 	}
-	lease := now.Add(d.batchLease()).Truncate(time.Microsecond)
+	lease := now.Add(batchLease).Truncate(time.Microsecond)
 	rows, err := d.claim(ctx, endpointID, now, lease)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
+	stop := d.keepLeased(ctx, rows, lease)
 	w := &work{URL: ep.URL, Secret: ep.Secret, PreviousSecret: ep.PreviousSecret,
 		PreviousSecretExpiresAt: ep.PreviousSecretExpiresAt, FailingSince: ep.FailingSince,
 		AccountID: ep.AccountID, Environment: string(ep.Environment)}
 	w.EndpointID = endpointID
 	outs := d.sendChunk(ctx, w, rows, time.Now().Add(d.cfg.Timeout))
+	lease = stop()
 	// Bookkeeping must survive a handler that ran out its own deadline.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
