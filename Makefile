@@ -6,7 +6,7 @@ DATA_DIR ?= ./.vellum
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/vellum-sign/vellum/internal/cli.Version=$(VERSION)
 
-.PHONY: run build test tools lint bench clean
+.PHONY: run build build-production test tools lint bench clean
 
 ## run: start `vellum dev` (API + worker, embedded SQLite/Redis/storage) and print an API key
 run:
@@ -15,6 +15,11 @@ run:
 ## build: bin/vellum, with cgo for PKCS#11 tokens
 build:
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vellum ./cmd/vellum
+
+## build-production: bin/vellum-production, what deployments ship: -tags production leaves out
+## SQLite, the embedded Redis and `vellum dev`; the queue dashboard loses its source maps
+build-production:
+	GO=$(GO) scripts/build-production.sh bin/vellum-production '$(LDFLAGS)'
 
 ## tools: the S3 server the tests run against (versitygw, pinned in test/tools/go.mod)
 tools: bin/versitygw
@@ -25,15 +30,17 @@ bin/versitygw: test/tools/go.mod test/tools/go.sum
 ## test: the whole suite against real PostgreSQL, Redis, versitygw, pdfsig, openssl, SoftHSM2
 # cgo is forced on: without it the PKCS#11 tests would not be compiled, a
 # silent skip. A missing SoftHSM2 fails here rather than in the middle.
-test: tools build
+test: tools build build-production
 	@command -v softhsm2-util >/dev/null && [ -f /usr/lib/softhsm/libsofthsm2.so ] || \
 		{ echo "SoftHSM2 is required by the PKCS#11 tests: apt-get install softhsm2"; exit 1; }
-	CGO_ENABLED=1 VELLUM_VERSITYGW=$(CURDIR)/bin/versitygw VELLUM_BIN=$(CURDIR)/bin/vellum $(GO) test -count=1 -timeout 20m ./...
+	CGO_ENABLED=1 VELLUM_VERSITYGW=$(CURDIR)/bin/versitygw VELLUM_BIN=$(CURDIR)/bin/vellum \
+		VELLUM_PRODUCTION_BIN=$(CURDIR)/bin/vellum-production $(GO) test -count=1 -timeout 20m ./...
 
 ## lint: gofmt, go vet, staticcheck
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags production ./cmd/... ./internal/...
 	$(GO) tool $(TOOLS) staticcheck ./...
 
 ## bench: Go benchmarks (numbers go into README.md)

@@ -257,6 +257,21 @@ var Vars = []Var{
 	{"VELLUM_DEV_API_KEY", "", "vellum dev: use this sk_test_… key instead of generating one"},
 }
 
+// MarkdownTable renders Vars as the README's configuration table, which
+// scripts/configtable writes and a test holds the README to, row by row.
+func MarkdownTable() string {
+	var t strings.Builder
+	t.WriteString("| variable | default | meaning |\n|---|---|---|\n")
+	for _, v := range Vars {
+		def := "—"
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		fmt.Fprintf(&t, "| `%s` | %s | %s |\n", v.Name, def, strings.ReplaceAll(v.Help, "|", "\\|"))
+	}
+	return t.String()
+}
+
 // Load reads the environment, applying defaults. It does not validate; call
 // one of the Validate methods for the command being run.
 func Load() (*Config, error) {

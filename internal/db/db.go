@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -60,7 +59,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
 		}
-		g, err = gorm.Open(sqlite.Open(dsn), cfg)
+		var d gorm.Dialector
+		if d, err = sqliteDialector(dsn); err != nil {
+			return nil, err
+		}
+		g, err = gorm.Open(d, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)

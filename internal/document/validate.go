@@ -8,7 +8,6 @@ import (
 	"io"
 	"sync"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
@@ -79,7 +78,10 @@ type Report struct {
 // PDF at all; any other outcome is a report, signable or not. Malformed
 // input never panics out of Validate.
 func Validate(ctx context.Context, rs io.ReadSeeker) (rep Report, err error) {
-	disableConfigDir.Do(api.DisableConfigDir)
+	// What pdfcpu's api.DisableConfigDir does: no configuration directory
+	// written under $HOME. Importing pkg/api for it would link pdfcpu's
+	// form filling and its 2 MB character-width table.
+	disableConfigDir.Do(func() { model.ConfigPath = "disable" })
 	head := make([]byte, headerWindow)
 	n, err := io.ReadFull(rs, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {

@@ -27,16 +27,7 @@ func main() {
 	if i < 0 || j < i {
 		fail(fmt.Errorf("README.md lacks the %s … %s markers", begin, end))
 	}
-	var t strings.Builder
-	t.WriteString(begin + "\n| variable | default | meaning |\n|---|---|---|\n")
-	for _, v := range config.Vars {
-		def := "—"
-		if v.Default != "" {
-			def = "`" + v.Default + "`"
-		}
-		fmt.Fprintf(&t, "| `%s` | %s | %s |\n", v.Name, def, strings.ReplaceAll(v.Help, "|", "\\|"))
-	}
-	out := s[:i] + t.String() + s[j:]
+	out := s[:i] + begin + "\n" + config.MarkdownTable() + s[j:]
 	if err := os.WriteFile("README.md", []byte(out), 0o644); err != nil {
 		fail(err)
 	}

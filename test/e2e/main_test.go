@@ -72,8 +72,14 @@ func (w syncWriter) Write(p []byte) (int, error) {
 // start runs vellum with args and env (added to a minimal environment).
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startBinary(t, vellumBin, env, args...)
+}
+
+// startBinary is start with another build of vellum.
+func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, lines: make(chan string, 100), done: make(chan struct{})}
-	p.cmd = exec.Command(vellumBin, args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	p.cmd.Stderr = syncWriter{&p.mu, &p.stderr}
 	out, err := p.cmd.StdoutPipe()
