@@ -135,6 +135,19 @@ func (p *proc) waitLine(prefix string, within time.Duration) string {
 				return strings.TrimSpace(strings.TrimPrefix(l, prefix))
 			}
 		case <-p.done:
+			// Every line is in the channel before done closes, and select
+			// picks at random when both are ready: a quick command's last
+			// lines are still to be read here.
+			for drained := false; !drained; {
+				select {
+				case l := <-p.lines:
+					if strings.HasPrefix(l, prefix) {
+						return strings.TrimSpace(strings.TrimPrefix(l, prefix))
+					}
+				default:
+					drained = true
+				}
+			}
 			p.t.Fatalf("vellum exited (%v) before printing %q; stderr:\n%s", p.err, prefix, p.Stderr())
 		case <-timer.C:
 			p.t.Fatalf("no %q line within %s", prefix, within)
