@@ -47,6 +47,7 @@ func TestProductionBuild_ServesWithoutWhatOnlyDevNeeds(t *testing.T) {
 	env := []string{"VELLUM_DATABASE_URL=" + pg.URL, "VELLUM_REDIS_URL=" + rdb.URL, "VELLUM_BLOB_BACKEND=fs",
 		"VELLUM_BLOB_DIR=" + t.TempDir(), "VELLUM_PKI_DIR=" + initPKI(t, "http://"+addr), "VELLUM_PUBLIC_URL=http://" + addr,
 		"VELLUM_MAIL=log", "VELLUM_OPS_TOKEN=" + opsToken}
+	env = append(env, testKEK...)
 	if err := startBinary(t, bin, env, "migrate").wait(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
