@@ -1,0 +1,42 @@
+-- RemSig's PostSignum personal certificate requests: what a manager asks
+-- an outside CA (PostSignum) for on a person's behalf. Number is the
+-- integer id RemSig's API shows, unique in the account and environment.
+CREATE TABLE postsignum_requests (
+	id                      TEXT PRIMARY KEY,
+	number                  BIGINT NOT NULL,
+	account_id              TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	environment             TEXT NOT NULL CHECK (environment IN ('test', 'live')),
+	person_id               TEXT NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+	uuid                    TEXT NOT NULL UNIQUE,
+	degree_before           TEXT,
+	degree_after            TEXT,
+	first_name              TEXT NOT NULL,
+	last_name               TEXT NOT NULL,
+	birth_number            TEXT NOT NULL,
+	gender                  TEXT CHECK (gender IN ('MALE', 'FEMALE')),
+	insert_mpsv             BOOLEAN NOT NULL DEFAULT FALSE,
+	emails                  TEXT NOT NULL,
+	position                TEXT,
+	workplace               TEXT,
+	country                 TEXT NOT NULL,
+	multi_year              BOOLEAN NOT NULL DEFAULT FALSE,
+	organization_unit_id    BIGINT,
+	redirect_success        TEXT,
+	redirect_cancel         TEXT,
+	redirect_error          TEXT,
+	external_certificate    TEXT,
+	subsequent_for_id       TEXT REFERENCES person_certificates(id) ON DELETE SET NULL,
+	message                 TEXT,
+	message_signed          TEXT,
+	state                   TEXT NOT NULL CHECK (state IN ('PROCESSING', 'IMPORTED', 'EXPIRED', 'FAILED')),
+	approved_at             DATETIME,
+	denied_at               DATETIME,
+	ca_request_id           TEXT,
+	imported_certificate_id TEXT REFERENCES person_certificates(id) ON DELETE SET NULL,
+	expires_at              DATETIME NOT NULL,
+	delete_after            DATETIME NOT NULL,
+	created_at              DATETIME NOT NULL,
+	updated_at              DATETIME NOT NULL,
+	UNIQUE (account_id, environment, number)
+);
+CREATE INDEX postsignum_requests_person ON postsignum_requests (person_id);
