@@ -81,7 +81,7 @@ type Request struct {
 	LastName              string
 	BirthNumber           string
 	Gender                *Gender
-	InsertMPSV            bool `gorm:"column:insert_mpsv"`
+	InsertMPSV            bool   `gorm:"column:insert_mpsv"`
 	EmailsJSON            string `gorm:"column:emails"`
 	Position              *string
 	Workplace             *string

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/batch"
+	"github.com/vellum-sign/vellum/internal/certrequest"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi/remsig"
 	"github.com/vellum-sign/vellum/internal/outbound"
@@ -45,6 +46,10 @@ func (a *app) buildBatches() error {
 
 // remsigDeps builds the RemSig surface's dependencies.
 func (a *app) remsigDeps() remsig.Deps {
-	return remsig.Deps{Accounts: a.accounts, Persons: a.persons, Batches: a.batches, PublicURL: a.cfg.PublicURL,
+	// PostSignum cannot be reached from here: the platform CA fulfils
+	// approved requests until a PostSignum connector (a
+	// certrequest.Fulfiller) is configured in its place.
+	requests := certrequest.NewService(a.db, a.persons, certrequest.PlatformCA{Persons: a.persons})
+	return remsig.Deps{Accounts: a.accounts, Persons: a.persons, Batches: a.batches, Requests: requests, PublicURL: a.cfg.PublicURL,
 		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20}
 }

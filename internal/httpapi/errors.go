@@ -6,6 +6,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/batch"
+	"github.com/vellum-sign/vellum/internal/certrequest"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/person"
@@ -93,6 +94,12 @@ var domainErrors = []domainError{
 	{person.ErrCertificateUnusable, http.StatusUnprocessableEntity, "certificate_unusable"},
 	{person.ErrNoKey, http.StatusUnprocessableEntity, "certificate_without_key"},
 	{person.ErrLocked, http.StatusLocked, "certificate_locked"},
+	// RemSig's PostSignum certificate requests.
+	{certrequest.ErrNotFound, http.StatusNotFound, "certificate_request_not_found"},
+	{certrequest.ErrAlreadyApproved, http.StatusConflict, "certificate_request_approved"},
+	{certrequest.ErrAlreadyDenied, http.StatusConflict, "certificate_request_denied"},
+	{certrequest.ErrExpired, http.StatusConflict, "certificate_request_expired"},
+	{certrequest.ErrFulfilment, http.StatusBadGateway, "certificate_authority_failed"},
 }
 
 // domainErrorFor finds the most specific entry of domainErrors that err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/batch"
+	"github.com/vellum-sign/vellum/internal/certrequest"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/listing"
 	"github.com/vellum-sign/vellum/internal/person"
@@ -33,6 +34,8 @@ type Deps struct {
 	Accounts *account.Service
 	Persons  *person.Service
 	Batches  *batch.Service
+	// Requests are PostSignum certificate requests (nil: not served).
+	Requests *certrequest.Service
 	// PublicURL is where the PIN page is reached (authRedirectUrl).
 	PublicURL string
 	// MaxRequestBytes caps a request body (default 51 MiB).
@@ -74,6 +77,7 @@ func Routes(d Deps) func(e *echo.Echo, _ *echo.Group) {
 		e.POST("/api/manage/certificate/enable", h.op(account.RoleManager, h.setDisabled(false)))
 		e.POST("/api/manage/certificate/disable", h.op(account.RoleManager, h.setDisabled(true)))
 		e.POST("/api/manage/certificate/reset-password", h.op(account.RoleUser, h.resetPassword))
+		h.postSignumRoutes(e)
 	}
 }
 
