@@ -21,6 +21,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/batch"
 	"github.com/vellum-sign/vellum/internal/blob"
+	"github.com/vellum-sign/vellum/internal/certrequest"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/remsig"
 	"github.com/vellum-sign/vellum/internal/jobs"
@@ -86,7 +87,8 @@ func run(m *testing.M) int {
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Mount: []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts),
-			remsig.Routes(remsig.Deps{Accounts: env.accounts, Persons: env.persons, Batches: env.batches, PublicURL: "http://vellum.localhost"}),
+			remsig.Routes(remsig.Deps{Accounts: env.accounts, Persons: env.persons, Batches: env.batches,
+				Requests: certrequest.NewService(env.svc.PG.DB, env.persons, certrequest.PlatformCA{Persons: env.persons}), PublicURL: "http://vellum.localhost"}),
 			pinpage.Routes(env.batches, env.persons, nil)},
 	})
 	if err != nil {
