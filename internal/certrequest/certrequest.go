@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -100,6 +101,8 @@ type Request struct {
 	DeniedAt              *time.Time
 	CARequestID           *string `gorm:"column:ca_request_id"`
 	ImportedCertificateID *string
+	CSR                   *string `gorm:"column:csr"`
+	SubjectKey            *string
 	ExpiresAt             time.Time
 	DeleteAfter           time.Time
 	CreatedAt             time.Time
@@ -132,22 +135,25 @@ type Fulfilment struct {
 	CARequestID string
 	// CertificateID is the person's certificate the CA issued, imported.
 	CertificateID string
-	// ResetToken opens the page where the person sets the new
-	// certificate's password (empty when the CA left none to set).
-	ResetToken string
+	// CSR is the PKCS #10 request (PEM) the CA was sent.
+	CSR string
+	// SubjectKey is the hex key identifier of the certificate's key.
+	SubjectKey string
 }
 
 // Fulfiller has a certificate authority issue the certificate of an
 // approved request and import it to the request's person. A PostSignum
-// connector implements it by sending the request's attributes to
-// PostSignum and importing the certificate it returns.
+// connector implements it by sending the request's attributes and a
+// PKCS #10 request to PostSignum and importing the certificate it returns;
+// the person then sets the key's password at the request's redirectUrl,
+// whose token is the request's uuid.
 type Fulfiller interface {
 	Fulfil(ctx context.Context, scope account.Scope, r *Request) (*Fulfilment, error)
 }
 
 // PlatformCA fulfils requests with the platform CA: a key generated here,
-// sealed under a random password nobody knows, and a one-time link for the
-// person to set their own (the PUK-and-password page RemSig redirects to).
+// sealed under a random password nobody keeps, and the request's link (its
+// uuid) opened for the person to set their own.
 type PlatformCA struct {
 	Persons *person.Service
 }
@@ -158,16 +164,28 @@ func (f PlatformCA) Fulfil(ctx context.Context, scope account.Scope, r *Request)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	c, err := f.Persons.IssueCertificate(ctx, scope, r.PersonID, person.IssueInput{Type: person.TypePersonal, PIN: hex.EncodeToString(b)})
+	pin := hex.EncodeToString(b)
+	c, err := f.Persons.IssueCertificate(ctx, scope, r.PersonID, person.IssueInput{Type: person.TypePersonal, PIN: pin})
 	if err != nil {
 		return nil, err
 	}
-	token, _, err := f.Persons.NewPINReset(ctx, scope, c.ID, person.PINReset{
-		RedirectSuccess: deref(r.RedirectSuccess), RedirectCancel: deref(r.RedirectCancel), RedirectError: deref(r.RedirectError)})
+	// The request the CA would have been sent, signed with the new key.
+	u, err := f.Persons.Unlock(ctx, scope, c.ID, pin)
 	if err != nil {
 		return nil, err
 	}
-	return &Fulfilment{CARequestID: "VELLUM-" + r.UUID, CertificateID: c.ID, ResetToken: token}, nil
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: u.X509.Subject,
+		EmailAddresses: r.Emails()}, u.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("certificate request: %w", err)
+	}
+	if _, err := f.Persons.NewPINResetWithToken(ctx, scope, c.ID, r.UUID, person.PINReset{
+		RedirectSuccess: deref(r.RedirectSuccess), RedirectCancel: deref(r.RedirectCancel), RedirectError: deref(r.RedirectError)}); err != nil {
+		return nil, err
+	}
+	return &Fulfilment{CARequestID: "VELLUM-" + r.UUID, CertificateID: c.ID,
+		CSR:        string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
+		SubjectKey: hex.EncodeToString(u.X509.SubjectKeyId)}, nil
 }
 
 func deref(s *string) string {
@@ -532,7 +550,7 @@ func (s *Service) Approve(ctx context.Context, scope account.Scope, n int64) (*D
 		if f, err = s.ca.Fulfil(ctx, scope, r); err != nil {
 			return fmt.Errorf("%w: %w", ErrFulfilment, err)
 		}
-		r.State, r.CARequestID, r.ImportedCertificateID = StateImported, &f.CARequestID, &f.CertificateID
+		r.State, r.CARequestID, r.ImportedCertificateID, r.CSR, r.SubjectKey = StateImported, &f.CARequestID, &f.CertificateID, &f.CSR, &f.SubjectKey
 		return nil
 	})
 	if err == nil {

@@ -50,25 +50,40 @@ func resetHash(token string) string {
 // NewPINReset creates a reset link for certificate certID of scope and
 // returns its token (shown once; only its hash is stored).
 func (s *Service) NewPINReset(ctx context.Context, scope account.Scope, certID string, r PINReset) (string, *PINReset, error) {
-	c, err := s.getCertificate(ctx, scope, "", certID, false)
-	if err != nil {
-		return "", nil, err
-	}
-	if !c.HasKey() {
-		return "", nil, fmt.Errorf("certificate %s: %w", certID, ErrNoKey)
-	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", nil, err
 	}
 	token := hex.EncodeToString(b)
+	out, err := s.NewPINResetWithToken(ctx, scope, certID, token, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return token, out, nil
+}
+
+// NewPINResetWithToken creates a reset link whose token the caller chose
+// and keeps (RemSig shows a certificate request's link, keyed by the
+// request's random uuid, before the certificate exists). The token must
+// be at least 32 characters of the caller's randomness.
+func (s *Service) NewPINResetWithToken(ctx context.Context, scope account.Scope, certID, token string, r PINReset) (*PINReset, error) {
+	if len(token) < 32 {
+		return nil, fmt.Errorf("a PIN reset token needs at least 32 characters, got %d", len(token))
+	}
+	c, err := s.getCertificate(ctx, scope, "", certID, false)
+	if err != nil {
+		return nil, err
+	}
+	if !c.HasKey() {
+		return nil, fmt.Errorf("certificate %s: %w", certID, ErrNoKey)
+	}
 	now := s.now()
 	r.TokenHash, r.AccountID, r.Environment, r.CertificateID = resetHash(token), scope.AccountID, scope.Environment, certID
 	r.ExpiresAt, r.UsedAt, r.CreatedAt = now.Add(PINResetLifetime).Truncate(time.Millisecond), nil, now
 	if err := s.db.Conn(ctx).Create(&r).Error; err != nil {
-		return "", nil, fmt.Errorf("create PIN reset: %w", err)
+		return nil, fmt.Errorf("create PIN reset: %w", err)
 	}
-	return token, &r, nil
+	return &r, nil
 }
 
 // GetPINReset returns the reset link of token and its certificate; an

@@ -2,7 +2,6 @@ package remsig
 
 import (
 	"context"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,9 +139,8 @@ func millisPtr(r *certrequest.Request, get func(*certrequest.Request) int64, ok 
 	return &v
 }
 
-// toPSRequestJSON renders r; resetToken, when known (in the approval's
-// answer only: the token is not stored), gives redirectUrl.
-func (h *handlers) toPSRequestJSON(ctx context.Context, scope account.Scope, r *certrequest.Request, p *person.Person, resetToken string) (psRequestJSON, error) {
+// toPSRequestJSON renders r.
+func (h *handlers) toPSRequestJSON(ctx context.Context, scope account.Scope, r *certrequest.Request, p *person.Person) (psRequestJSON, error) {
 	out := psRequestJSON{CreationDate: millis(r.CreatedAt), LastModifiedDate: millis(r.UpdatedAt), ID: r.Number, UUID: r.UUID,
 		DegreeBefore: r.DegreeBefore, DegreeAfter: r.DegreeAfter, FirstName: r.FirstName, LastName: r.LastName, Gender: r.Gender,
 		InsertMPSV: r.InsertMPSV, Emails: r.Emails(), Position: r.Position, Workplace: r.Workplace, Country: r.Country,
@@ -175,27 +173,24 @@ func (h *handlers) toPSRequestJSON(ctx context.Context, scope account.Scope, r *
 			j := toCertificateJSON(c, p)
 			out.Certificate = &j
 			cr.ImportedCertificateID = &c.Number
-			if x, err := person.ParseCertificate(c.DER); err == nil && len(x.SubjectKeyId) > 0 {
-				ski := hex.EncodeToString(x.SubjectKeyId)
-				cr.SubjectKey = &ski
-			}
 		}
+		cr.Request, cr.SubjectKey = r.CSR, r.SubjectKey
 		out.CertificateRequest = cr
 	}
-	if resetToken != "" {
-		u := pinpage.ResetURL(strings.TrimRight(h.PublicURL, "/"), resetToken)
-		out.RedirectURL = &u
-	}
+	// The link works once the certificate is imported (the uuid is its
+	// token); RemSig shows it from the start.
+	u := pinpage.ResetURL(strings.TrimRight(h.PublicURL, "/"), r.UUID)
+	out.RedirectURL = &u
 	return out, nil
 }
 
-func (h *handlers) psAnswer(c echo.Context, k *account.Key, r *certrequest.Request, resetToken string) error {
+func (h *handlers) psAnswer(c echo.Context, k *account.Key, r *certrequest.Request) error {
 	ctx := c.Request().Context()
 	p, err := h.Persons.Get(ctx, k.Scope(), r.PersonID)
 	if err != nil {
 		return err
 	}
-	j, err := h.toPSRequestJSON(ctx, k.Scope(), r, p, resetToken)
+	j, err := h.toPSRequestJSON(ctx, k.Scope(), r, p)
 	if err != nil {
 		return err
 	}
@@ -222,7 +217,7 @@ func (h *handlers) createPSRequest(c echo.Context, k *account.Key) error {
 	if err != nil {
 		return httpapi.FieldProblem(err)
 	}
-	return h.psAnswer(c, k, r, "")
+	return h.psAnswer(c, k, r)
 }
 
 func (h *handlers) listPSRequests(c echo.Context, k *account.Key) error {
@@ -248,7 +243,7 @@ func (h *handlers) listPSRequests(c echo.Context, k *account.Key) error {
 	}
 	out := make([]psRequestJSON, 0, len(res.Items))
 	for i := range res.Items {
-		j, err := h.toPSRequestJSON(ctx, k.Scope(), &res.Items[i], persons[res.Items[i].PersonID], "")
+		j, err := h.toPSRequestJSON(ctx, k.Scope(), &res.Items[i], persons[res.Items[i].PersonID])
 		if err != nil {
 			return err
 		}
@@ -262,7 +257,7 @@ func (h *handlers) getPSRequest(c echo.Context, k *account.Key, n int64) error {
 	if err != nil {
 		return err
 	}
-	return h.psAnswer(c, k, r, "")
+	return h.psAnswer(c, k, r)
 }
 
 type psStateResponse struct {
@@ -283,7 +278,7 @@ func (h *handlers) approvePSRequest(c echo.Context, k *account.Key, n int64) err
 	if err != nil {
 		return httpapi.FieldProblem(err)
 	}
-	return h.psAnswer(c, k, d.Request, d.Fulfilment.ResetToken)
+	return h.psAnswer(c, k, d.Request)
 }
 
 func (h *handlers) denyPSRequest(c echo.Context, k *account.Key, n int64) error {
@@ -291,7 +286,7 @@ func (h *handlers) denyPSRequest(c echo.Context, k *account.Key, n int64) error 
 	if err != nil {
 		return err
 	}
-	return h.psAnswer(c, k, r, "")
+	return h.psAnswer(c, k, r)
 }
 
 type psPatchRequest struct {
@@ -307,7 +302,7 @@ func (h *handlers) patchPSRequest(c echo.Context, k *account.Key, n int64) error
 	if err != nil {
 		return httpapi.FieldProblem(err)
 	}
-	return h.psAnswer(c, k, r, "")
+	return h.psAnswer(c, k, r)
 }
 
 type operationResponse struct {

@@ -113,7 +113,8 @@ func TestPostSignum_ApproveImportsTheCertificate(t *testing.T) {
 	cr, _ := got["certificateRequest"].(map[string]any)
 	cert, _ := got["certificate"].(map[string]any)
 	if got["state"] != "IMPORTED" || got["approved"] != true || got["approvedDate"] == nil || cr == nil || cert == nil ||
-		cr["importedCertificateId"] != cert["id"] || got["postSignumRequestId"] == nil {
+		cr["importedCertificateId"] != cert["id"] || got["postSignumRequestId"] == nil || cr["subjectKey"] == nil ||
+		!strings.HasPrefix(fmt.Sprint(cr["request"]), "-----BEGIN CERTIFICATE REQUEST-----") {
 		t.Fatalf("approved: %s", r.raw)
 	}
 	// The certificate is the person's, with a key sealed under a password
@@ -132,7 +133,7 @@ func TestPostSignum_ApproveImportsTheCertificate(t *testing.T) {
 		t.Fatalf("certificate %v is not the person's", cert["id"])
 	}
 	u, err := url.Parse(fmt.Sprint(got["redirectUrl"]))
-	if err != nil || u.Query().Get("uuid") == "" {
+	if err != nil || u.Query().Get("uuid") != got["uuid"] {
 		t.Fatalf("redirectUrl %v", got["redirectUrl"])
 	}
 	reset, c, err := env.persons.GetPINReset(context.Background(), u.Query().Get("uuid"))

@@ -33,6 +33,8 @@ CREATE TABLE postsignum_requests (
 	denied_at               TIMESTAMPTZ,
 	ca_request_id           TEXT,
 	imported_certificate_id TEXT REFERENCES person_certificates(id) ON DELETE SET NULL,
+	csr                     TEXT,
+	subject_key             TEXT,
 	expires_at              TIMESTAMPTZ NOT NULL,
 	delete_after            TIMESTAMPTZ NOT NULL,
 	created_at              TIMESTAMPTZ NOT NULL,

@@ -33,6 +33,8 @@ CREATE TABLE postsignum_requests (
 	denied_at               DATETIME,
 	ca_request_id           TEXT,
 	imported_certificate_id TEXT REFERENCES person_certificates(id) ON DELETE SET NULL,
+	csr                     TEXT,
+	subject_key             TEXT,
 	expires_at              DATETIME NOT NULL,
 	delete_after            DATETIME NOT NULL,
 	created_at              DATETIME NOT NULL,
