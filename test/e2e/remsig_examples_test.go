@@ -153,8 +153,16 @@ func TestRemSig_DocumentationExamples(t *testing.T) {
 	}
 	tsq, _ := os.ReadFile(query)
 
-	// PostSignum certificate requests are not built (see the README).
-	notBuilt := regexp.MustCompile(`/api/manage/certificate/postsignum/`)
+	// Each example on one PostSignum request (approve, deny, patch, delete
+	// the documented ids) gets a fresh one: a subsequent request, as the
+	// documented ones are, so its message to sign exists.
+	psRequest := regexp.MustCompile(`/api/manage/certificate/postsignum/request/(\d+)`)
+	// The documented denied and patched requests hold a PKCS #10 request
+	// (and the patched one an approval) while PostSignum works on them;
+	// the platform CA fulfils at approval, so a request that is not
+	// approved has none and one that is approved is no longer patched.
+	tolerated := map[string]*regexp.Regexp{"6.9 Deny Request": regexp.MustCompile(`^\.request\.certificateRequest:`),
+		"6.10 Patch Request": regexp.MustCompile(`^\.request\.(approvedDate|certificateRequest):`)}
 	ran := 0
 	for _, ex := range readRemsigExamples(t) {
 		u, _ := url.Parse(ex.url)
@@ -163,9 +171,22 @@ func TestRemSig_DocumentationExamples(t *testing.T) {
 			path = strings.ReplaceAll(path, doc, ours)
 		}
 		path = strings.Replace(path, "/relay/tsp_server_1", "/relay/tsa_1", 1)
+		if m := psRequest.FindStringSubmatch(path); m != nil {
+			fresh := rs.must(http.MethodPost, "/api/manage/certificate/postsignum/request/create", map[string]any{
+				"personUniqueId": "someid@uni.localhost", "firstName": "Anna", "lastName": "White", "birthCertificateNumber": "01.02.1985",
+				"gender": "FEMALE", "insertMPSV": true, "emails": []string{"anna@mail.localhost"}, "country": "GB", "certificateIndex": 0,
+				"position": "Director", "workplace": "Faculty of medicine", "organizationUnitId": 6,
+				"redirects": map[string]any{"success": "https://localhost"}})["request"].(map[string]any)
+			path = strings.Replace(path, m[0], fmt.Sprintf("/api/manage/certificate/postsignum/request/%.0f", fresh["id"]), 1)
+			if ex.title == "6.6 Get Request By Id" {
+				// The documented one has been approved.
+				rs.must(http.MethodPost, path+"/approve", nil)
+			}
+		}
 		body := []byte(ex.body)
 		body = bytes.ReplaceAll(body, []byte("JVBERi0xLjcK...DSUlRU9GDQ=="), []byte(pdf64))
 		body = bytes.ReplaceAll(body, []byte("TG9yZW0gaXBz...c2l0IGFtZXQu"), []byte(data64))
+		body = bytes.ReplaceAll(body, []byte("c29tZSBsb25n...YXRhIGhlcmU="), []byte("c29tZSBsb25nZGF0YSBoZXJl"))
 		if ex.headers["Content-Type"] == "application/timestamp-query" {
 			body = tsq
 		}
@@ -195,13 +216,7 @@ func TestRemSig_DocumentationExamples(t *testing.T) {
 		res.Body.Close()
 		ran++
 		name := ex.title + " " + ex.method + " " + path
-		switch {
-		case notBuilt.MatchString(path):
-			if res.StatusCode != http.StatusNotFound {
-				t.Errorf("%s: %d; the test lists it as not built", name, res.StatusCode)
-			}
-			continue
-		case ex.status == 0:
+		if ex.status == 0 {
 			// A documented request without a documented answer: the
 			// data.http examples, whose host is not a registered data
 			// source here, are refused as the document says.
@@ -239,6 +254,9 @@ func TestRemSig_DocumentationExamples(t *testing.T) {
 			continue
 		}
 		for _, d := range shapeDiff("", doc, ours) {
+			if re := tolerated[ex.title]; re != nil && re.MatchString(d) {
+				continue
+			}
 			t.Errorf("%s: %s\n%s", name, d, got)
 		}
 		if ex.title == "4.1 Batch Create" {
