@@ -203,9 +203,14 @@ type Service struct {
 	now     func() time.Time
 }
 
-// NewService returns the service; ca fulfils approved requests.
-func NewService(database *db.DB, persons *person.Service, ca Fulfiller) *Service {
-	return &Service{db: database, persons: persons, ca: ca, now: time.Now}
+// NewService returns the service; ca fulfils approved requests. now is
+// the clock (nil: time.Now).
+func NewService(database *db.DB, persons *person.Service, ca Fulfiller, now ...func() time.Time) *Service {
+	s := &Service{db: database, persons: persons, ca: ca, now: time.Now}
+	if len(now) > 0 && now[0] != nil {
+		s.now = now[0]
+	}
+	return s
 }
 
 // CreateInput is a new request as RemSig's API gives it.
