@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -131,11 +132,12 @@ type psRequestListResponse struct {
 	Requests []psRequestJSON `json:"requests"`
 }
 
-func millisPtr(r *certrequest.Request, get func(*certrequest.Request) int64, ok bool) *int64 {
-	if !ok {
+// millisOrNull renders an optional time.
+func millisOrNull(t *time.Time) *int64 {
+	if t == nil {
 		return nil
 	}
-	v := get(r)
+	v := millis(*t)
 	return &v
 }
 
@@ -153,8 +155,7 @@ func (h *handlers) toPSRequestJSON(ctx context.Context, scope account.Scope, r *
 	if out.Emails == nil {
 		out.Emails = []string{}
 	}
-	out.ApprovedDate = millisPtr(r, func(r *certrequest.Request) int64 { return millis(*r.ApprovedAt) }, r.ApprovedAt != nil)
-	out.DeniedDate = millisPtr(r, func(r *certrequest.Request) int64 { return millis(*r.DeniedAt) }, r.DeniedAt != nil)
+	out.ApprovedDate, out.DeniedDate = millisOrNull(r.ApprovedAt), millisOrNull(r.DeniedAt)
 	if r.SubsequentForID != nil {
 		c, err := h.Persons.GetCertificate(ctx, scope, r.PersonID, *r.SubsequentForID)
 		if err != nil {
@@ -164,7 +165,10 @@ func (h *handlers) toPSRequestJSON(ctx context.Context, scope account.Scope, r *
 		out.SubsequentFor = &j
 	}
 	if r.ApprovedAt != nil {
-		cr := &certificateRequestJSON{ID: r.Number, Type: string(person.TypePersonal), PersonID: p.Number}
+		cr := &certificateRequestJSON{ID: r.Number, Type: string(person.TypePersonal)}
+		if p != nil {
+			cr.PersonID = p.Number
+		}
 		if r.ImportedCertificateID != nil {
 			c, err := h.Persons.GetCertificate(ctx, scope, r.PersonID, *r.ImportedCertificateID)
 			if err != nil {
