@@ -19,14 +19,14 @@ import (
 // postSignumRoutes mounts RemSig's PostSignum certificate requests.
 func (h *handlers) postSignumRoutes(e *echo.Echo) {
 	const base = "/api/manage/certificate/postsignum/request/"
-	e.POST(base+"create", h.op(account.RoleManager, h.createPSRequest))
-	e.GET(base, h.op(account.RoleManager, h.listPSRequests))
-	e.GET(base+":id", h.op(account.RoleManager, h.psRequest(h.getPSRequest)))
-	e.GET(base+":id/state", h.op(account.RoleManager, h.psRequest(h.psRequestState)))
-	e.POST(base+":id/approve", h.op(account.RoleManager, h.psRequest(h.approvePSRequest)))
-	e.POST(base+":id/deny", h.op(account.RoleManager, h.psRequest(h.denyPSRequest)))
+	e.POST(base+"create", h.op(account.RoleUser, h.createPSRequest))
+	e.GET(base, h.op(account.RoleUser, h.listPSRequests))
+	e.GET(base+":id", h.op(account.RoleUser, h.psRequest(h.getPSRequest)))
+	e.GET(base+":id/state", h.op(account.RoleUser, h.psRequest(h.psRequestState)))
+	e.POST(base+":id/approve", h.op(account.RoleUser, h.psRequest(h.approvePSRequest)))
+	e.POST(base+":id/deny", h.op(account.RoleUser, h.psRequest(h.denyPSRequest)))
 	e.PATCH(base+":id", h.op(account.RoleManager, h.psRequest(h.patchPSRequest)))
-	e.DELETE(base+":id", h.op(account.RoleManager, h.psRequest(h.deletePSRequest)))
+	e.DELETE(base+":id", h.op(account.RoleUser, h.psRequest(h.deletePSRequest)))
 }
 
 type psHandler func(c echo.Context, k *account.Key, n int64) error

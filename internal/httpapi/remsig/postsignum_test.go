@@ -199,12 +199,21 @@ func TestPostSignum_ScopeAndRole(t *testing.T) {
 	if r := call(t, http.MethodGet, psBase, other.secret, "", ""); r.status != http.StatusOK || r.body["totalElements"] != float64(0) {
 		t.Fatalf("another account's list: %d %s", r.status, r.raw)
 	}
-	kid, secret := tn.keyWith(t, account.RoleUser, account.RoleSigner)
+	// Roles as the seed gives them: USER for all but PATCH, which needs MANAGER.
+	kid, secret := tn.keyWith(t, account.RoleSigner)
 	for _, op := range []struct{ method, path, body string }{{http.MethodPost, psBase + "create", psBody(p.UniqueID, "")},
-		{http.MethodGet, psBase, ""}, {http.MethodGet, path, ""}, {http.MethodPost, path + "/approve", ""}, {http.MethodDelete, path, ""}} {
+		{http.MethodGet, psBase, ""}, {http.MethodGet, path, ""}, {http.MethodGet, path + "/state", ""},
+		{http.MethodPost, path + "/approve", ""}, {http.MethodPost, path + "/deny", ""}, {http.MethodDelete, path, ""}} {
 		if r := call(t, op.method, op.path, kid, secret, op.body); r.status != http.StatusForbidden || r.body["code"] != "role_required" {
-			t.Fatalf("a key without MANAGER, %s %s: %d %s", op.method, op.path, r.status, r.raw)
+			t.Fatalf("a key without USER, %s %s: %d %s", op.method, op.path, r.status, r.raw)
 		}
+	}
+	userKid, userSecret := tn.keyWith(t, account.RoleUser, account.RoleSigner)
+	if r := call(t, http.MethodPatch, path, userKid, userSecret, `{"postSignumRequestMessageSigned":"AAAA"}`); r.status != http.StatusForbidden || r.body["code"] != "role_required" {
+		t.Fatalf("a key without MANAGER, PATCH: %d %s", r.status, r.raw)
+	}
+	if r := call(t, http.MethodGet, path+"/state", userKid, userSecret, ""); r.status != http.StatusOK {
+		t.Fatalf("a USER key, state: %d %s", r.status, r.raw)
 	}
 	// Still there and undecided.
 	r := call(t, http.MethodGet, psBase+"?size=1&page=0", tn.secret, "", "")
