@@ -62,6 +62,7 @@ type Deps struct {
 	// servers (default: a plain client; the per-server timeout applies).
 	RelayClient *http.Client
 	// TSAClient makes custom timestamp.url requests; nil refuses them.
+	// It must be the outbound guard: the URL is the caller's.
 	TSAClient rfc3161.Option
 	Log       *slog.Logger
 	Now       func() time.Time

@@ -211,7 +211,9 @@ func (s *Service) timestamper(t *Timestamp) (cms.Timestamper, error) {
 		srv.Timeout = t.Timeout
 	}
 	var opts []rfc3161.Option
-	if s.TSAClient != nil {
+	if t.URL != "" {
+		// A URL the caller names goes through the guarded client only;
+		// the operator's named servers keep their own.
 		opts = append(opts, s.TSAClient)
 	}
 	c, err := rfc3161.NewClient([]rfc3161.Server{srv}, opts...)

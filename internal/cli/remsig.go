@@ -33,6 +33,11 @@ func (a *app) buildBatches() error {
 		},
 		Log: a.log.With("component", "batches"),
 	})
+	// RemSig lets a request name its own TSA (timestamp.url). Its address
+	// is the caller's choice, so it is fetched through the outbound guard
+	// with nothing allowed by name, and bounded as RemSig bounds it (< 5 s).
+	a.batches.TSAClient = rfc3161.WithHTTPClient(outbound.NewClient(outbound.Config{
+		Timeout: 5 * time.Second, AllowPrivate: a.cfg.OutboundAllowPrivate, MaxResponseBytes: 1 << 20}))
 	if len(a.cfg.RemSigDataSources) > 0 {
 		src, err := batch.NewHTTPSources(a.cfg.RemSigDataSources, outbound.NewClient(outbound.Config{
 			Timeout: 30 * time.Second, AllowPrivate: a.cfg.OutboundAllowPrivate, MaxResponseBytes: 64 << 20}))
