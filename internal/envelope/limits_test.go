@@ -90,3 +90,30 @@ func TestCreate_NestedTypeErrorNamesTheElement(t *testing.T) {
 		t.Errorf("no recipients[1].email type error in %s", r.body)
 	}
 }
+
+// TestCreate_UnknownFieldsAtEveryDepth: members the API has no field for
+// are a 400 naming their JSON path, however deep, and nothing is created.
+func TestCreate_UnknownFieldsAtEveryDepth(t *testing.T) {
+	c := newClient(t)
+	before := c.do(http.MethodGet, "/api/v1/envelopes?limit=1", "").json(t)["total"]
+	r := c.do(http.MethodPost, "/api/v1/envelopes", `{"subject":"s","recipients":[`+
+		`{"email":"a@example.com","name":"A","role":"SIGNER"},`+
+		`{"email":"b@example.com","name":"B","role":"SIGNER","phone":"+4712345678","channel":"SMS",`+
+		`"fields":[{"documentId":"doc_x","type":"SIGNATURE","page":1,"x":1,"y":1,"width":10,"height":10,"colour":"red"}]}]}`)
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	got := map[string]string{}
+	for _, p := range r.json(t)["invalidParams"].([]any) {
+		pm := p.(map[string]any)
+		got[pm["name"].(string)] = pm["reason"].(string)
+	}
+	for _, name := range []string{"recipients[1].phone", "recipients[1].channel", "recipients[1].fields[0].colour"} {
+		if got[name] != "unknown field" {
+			t.Errorf("%s: %q; all: %v", name, got[name], got)
+		}
+	}
+	if after := c.do(http.MethodGet, "/api/v1/envelopes?limit=1", "").json(t)["total"]; after != before {
+		t.Errorf("envelopes before %v, after %v", before, after)
+	}
+}

@@ -131,6 +131,10 @@ func decodeObject(body []byte, dst any) ([]InvalidParam, error) {
 			invalid = append(invalid, InvalidParam{Name: at, Reason: reason})
 			continue
 		}
+		if unknown := unknownFields(name, fields[name], f.Type); len(unknown) > 0 {
+			invalid = append(invalid, unknown...)
+			continue
+		}
 		rv.FieldByIndex(i).Set(v.Elem())
 	}
 	return invalid, nil
@@ -147,10 +151,77 @@ func fieldsOf(t reflect.Type, prefix []int, byName map[string][]int) {
 			fieldsOf(f.Type, idx, byName)
 			continue
 		}
+		if name == "" && f.IsExported() && !f.Anonymous {
+			name = f.Name // as encoding/json names an untagged field
+		}
 		if name != "" && name != "-" {
 			byName[name] = idx
 		}
 	}
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// unknownFields lists the members of raw, at any depth below path, that t
+// has no field for. encoding/json drops them silently, so a misspelt or
+// unsupported member ("phone", "channel" on a recipient) would otherwise
+// be ignored while the request succeeds. raw has already been decoded into
+// t, so its shape matches; types that decode themselves are trusted.
+func unknownFields(path string, raw json.RawMessage, t reflect.Type) []InvalidParam {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		return nil
+	}
+	var out []InvalidParam
+	switch t.Kind() {
+	case reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return nil
+		}
+		byName := map[string][]int{}
+		fieldsOf(t, nil, byName)
+		names := make([]string, 0, len(members))
+		for k := range members {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			i, ok := byName[k]
+			if !ok {
+				out = append(out, InvalidParam{Name: path + "." + k, Reason: "unknown field"})
+				continue
+			}
+			out = append(out, unknownFields(path+"."+k, members[k], t.FieldByIndex(i).Type)...)
+		}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil // base64 bytes
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return nil
+		}
+		for n, item := range items {
+			out = append(out, unknownFields(fmt.Sprintf("%s[%d]", path, n), item, t.Elem())...)
+		}
+	case reflect.Map:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return nil
+		}
+		keys := make([]string, 0, len(members))
+		for k := range members {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out = append(out, unknownFields(path+"."+k, members[k], t.Elem())...)
+		}
+	}
+	return out
 }
 
 // syntaxCheck reports malformed JSON with its byte offset.
