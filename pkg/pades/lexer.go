@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/vellum-sign/vellum/pkg/pdfsyntax"
 )
 
 // parser reads PDF objects from an in-memory window of the file. When an
@@ -276,96 +278,25 @@ var commonNames = func() map[string]name {
 }()
 
 func (p *parser) literalString() (pdfstr, error) {
-	p.pos++ // '('
-	out := []byte{}
-	level := 1
-	for p.pos < len(p.buf) {
-		c := p.buf[p.pos]
-		p.pos++
-		switch c {
-		case '(':
-			level++
-		case ')':
-			level--
-			if level == 0 {
-				return out, nil
-			}
-		case '\\':
-			if p.pos >= len(p.buf) {
-				return nil, p.eof()
-			}
-			e := p.buf[p.pos]
-			p.pos++
-			switch e {
-			case 'n':
-				c = '\n'
-			case 'r':
-				c = '\r'
-			case 't':
-				c = '\t'
-			case 'b':
-				c = '\b'
-			case 'f':
-				c = '\f'
-			case '\r':
-				if p.pos < len(p.buf) && p.buf[p.pos] == '\n' {
-					p.pos++
-				}
-				continue
-			case '\n':
-				continue
-			default:
-				if e >= '0' && e <= '7' {
-					v := int(e - '0')
-					for i := 0; i < 2 && p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '7'; i++ {
-						v = v*8 + int(p.buf[p.pos]-'0')
-						p.pos++
-					}
-					c = byte(v)
-				} else {
-					c = e
-				}
-			}
-		}
-		out = append(out, c)
+	out, next, closed := pdfsyntax.Literal(p.buf, p.pos+1) // after '('
+	p.pos = next
+	if !closed {
+		return nil, p.eof()
 	}
-	return nil, p.eof()
+	return out, nil
 }
 
 func (p *parser) hexString() (pdfstr, error) {
-	p.pos++ // '<'
-	out := []byte{}
-	var hi byte
-	half := false
-	for p.pos < len(p.buf) {
-		c := p.buf[p.pos]
-		p.pos++
-		var v byte
-		switch {
-		case c == '>':
-			if half {
-				out = append(out, hi<<4)
-			}
-			return out, nil
-		case c >= '0' && c <= '9':
-			v = c - '0'
-		case c >= 'a' && c <= 'f':
-			v = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			v = c - 'A' + 10
-		case isWhite(c):
-			continue
-		default:
-			return nil, fmt.Errorf("pades: bad hex string byte %q at %d", c, p.pos-1)
-		}
-		if half {
-			out = append(out, hi<<4|v)
-		} else {
-			hi = v
-		}
-		half = !half
+	out, next, closed, bad := pdfsyntax.Hex(p.buf, p.pos+1) // after '<'
+	if bad >= 0 {
+		p.pos = bad + 1
+		return nil, fmt.Errorf("pades: bad hex string byte %q at %d", p.buf[bad], bad)
 	}
-	return nil, p.eof()
+	p.pos = next
+	if !closed {
+		return nil, p.eof()
+	}
+	return out, nil
 }
 
 func (p *parser) dictionary(depth int) (dict, error) {

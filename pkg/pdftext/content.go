@@ -6,6 +6,8 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+
+	"github.com/vellum-sign/vellum/pkg/pdfsyntax"
 )
 
 // extractor holds what pages share: the file and its parsed fonts.
@@ -444,95 +446,17 @@ func unescapeName(b []byte) string {
 	return string(out)
 }
 
-// literal reads a literal string (§7.3.4.2).
+// literal reads a literal string (§7.3.4.2); an unclosed one ends the stream.
 func (l *lexer) literal() string {
-	l.pos++
-	var out []byte
-	depth := 1
-	for l.pos < len(l.buf) {
-		c := l.buf[l.pos]
-		l.pos++
-		switch c {
-		case '(':
-			depth++
-		case ')':
-			if depth--; depth == 0 {
-				return string(out)
-			}
-		case '\\':
-			if l.pos >= len(l.buf) {
-				return string(out)
-			}
-			e := l.buf[l.pos]
-			l.pos++
-			switch e {
-			case 'n':
-				c = '\n'
-			case 'r':
-				c = '\r'
-			case 't':
-				c = '\t'
-			case 'b':
-				c = '\b'
-			case 'f':
-				c = '\f'
-			case '\r':
-				if l.pos < len(l.buf) && l.buf[l.pos] == '\n' {
-					l.pos++
-				}
-				continue
-			case '\n':
-				continue
-			default:
-				if e >= '0' && e <= '7' {
-					v := int(e - '0')
-					for k := 0; k < 2 && l.pos < len(l.buf) && l.buf[l.pos] >= '0' && l.buf[l.pos] <= '7'; k++ {
-						v = v*8 + int(l.buf[l.pos]-'0')
-						l.pos++
-					}
-					c = byte(v)
-				} else {
-					c = e
-				}
-			}
-		}
-		out = append(out, c)
-	}
+	out, next, _ := pdfsyntax.Literal(l.buf, l.pos+1)
+	l.pos = next
 	return string(out)
 }
 
-// hex reads a hexadecimal string.
+// hex reads a hexadecimal string, skipping bytes that are not digits.
 func (l *lexer) hex() string {
-	l.pos++
-	var out []byte
-	var hi int = -1
-	for l.pos < len(l.buf) {
-		c := l.buf[l.pos]
-		l.pos++
-		if c == '>' {
-			break
-		}
-		var v int
-		switch {
-		case c >= '0' && c <= '9':
-			v = int(c - '0')
-		case c >= 'a' && c <= 'f':
-			v = int(c-'a') + 10
-		case c >= 'A' && c <= 'F':
-			v = int(c-'A') + 10
-		default:
-			continue
-		}
-		if hi < 0 {
-			hi = v
-		} else {
-			out = append(out, byte(hi<<4|v))
-			hi = -1
-		}
-	}
-	if hi >= 0 {
-		out = append(out, byte(hi<<4))
-	}
+	out, next, _, _ := pdfsyntax.Hex(l.buf, l.pos+1)
+	l.pos = next
 	return string(out)
 }
 
