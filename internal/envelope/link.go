@@ -107,16 +107,7 @@ func (s *Service) linkOf(ctx context.Context, scope account.Scope, op, id, recip
 // an access-code lockout is lifted, and when it is the recipient's turn the
 // invitation goes out again with the new link. The envelope stays SENT.
 func (s *Service) RotateLink(ctx context.Context, scope account.Scope, actor Actor, id, recipientID string) (*Envelope, error) {
-	var env *Envelope
-	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-		var (
-			r   *Recipient
-			ss  *Session
-			err error
-		)
-		if env, r, ss, err = s.linkOf(ctx, scope, "rotate the link of a recipient of", id, recipientID); err != nil {
-			return err
-		}
+	return s.onLink(ctx, scope, "rotate the link of a recipient of", id, recipientID, func(ctx context.Context, env *Envelope, r *Recipient, ss *Session) error {
 		now := s.now()
 		if err := s.renewToken(ctx, env, ss, now); err != nil {
 			return err
@@ -144,29 +135,31 @@ func (s *Service) RotateLink(ctx context.Context, scope account.Scope, actor Act
 		}
 		return s.record(ctx, env, "recipient.link_rotated", actor, r.ID, nil)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return env, nil
 }
 
 // Unlock lifts a recipient's access-code lockout and gives them a fresh set
 // of attempts, keeping their link.
 func (s *Service) Unlock(ctx context.Context, scope account.Scope, actor Actor, id, recipientID string) (*Envelope, error) {
-	var env *Envelope
-	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-		var (
-			r   *Recipient
-			ss  *Session
-			err error
-		)
-		if env, r, ss, err = s.linkOf(ctx, scope, "unlock a recipient of", id, recipientID); err != nil {
-			return err
-		}
+	return s.onLink(ctx, scope, "unlock a recipient of", id, recipientID, func(ctx context.Context, env *Envelope, r *Recipient, ss *Session) error {
 		if err := s.liftLock(ctx, ss); err != nil {
 			return err
 		}
 		return s.record(ctx, env, "recipient.unlocked", actor, r.ID, nil)
+	})
+}
+
+// onLink runs fn in one transaction on a recipient's signing link, as
+// linkOf finds and checks it, and returns the envelope fn left.
+func (s *Service) onLink(ctx context.Context, scope account.Scope, what, id, recipientID string,
+	fn func(ctx context.Context, env *Envelope, r *Recipient, ss *Session) error) (*Envelope, error) {
+	var env *Envelope
+	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
+		e, r, ss, err := s.linkOf(ctx, scope, what, id, recipientID)
+		if err != nil {
+			return err
+		}
+		env = e
+		return fn(ctx, e, r, ss)
 	})
 	if err != nil {
 		return nil, err
