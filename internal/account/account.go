@@ -5,12 +5,10 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
@@ -130,17 +128,11 @@ const secretAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 
 // newSecret returns sk_<env>_ and 32 base62 characters (about 190 bits).
 func newSecret(env Environment) (string, error) {
-	var b strings.Builder
-	b.WriteString("sk_" + string(env) + "_")
-	max := big.NewInt(int64(len(secretAlphabet)))
-	for i := 0; i < 32; i++ {
-		n, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			return "", err
-		}
-		b.WriteByte(secretAlphabet[n.Int64()])
+	r, err := randomBase62(32)
+	if err != nil {
+		return "", err
 	}
-	return b.String(), nil
+	return "sk_" + string(env) + "_" + r, nil
 }
 
 // HashSecret is the stored form of a key secret. The secret has ≥128 random

@@ -306,6 +306,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 			}
 		},
 		httpapi.KeyRoutes(a.accounts),
+		httpapi.OAuthClientRoutes(a.accounts),
 		httpapi.DocumentRoutes(a.docs),
 		httpapi.WebhookRoutes(a.webhooks),
 		httpapi.EnvelopeRoutes(a.envelopes),
@@ -313,6 +314,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		httpapi.PersonRoutes(a.persons),
 		signex.Routes(signex.Deps{Persons: a.persons, Sessions: a.sessions, Limiter: httpapi.NewRateLimiter(a.redis)}),
 		remsig.Routes(a.remsigDeps()),
+		a.signicatRoutes(),
 		pinpage.Routes(a.batches, a.persons, a.log),
 		signerpage.Routes(a.log),
 		portalpage.Routes(a.log),
@@ -415,13 +417,10 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 func (a *app) router(opts runOptions) (*echo.Echo, error) {
 	deps := httpapi.Deps{
 		Log: a.log, Registry: a.registry, Accounts: a.accounts,
-		Ready:    map[string]httpapi.Pinger{"database": a.db, "redis": redisPinger{a.redis}, "storage": a.blob},
-		OpsToken: a.cfg.OpsToken,
-		Redis:    a.redis,
-		RateLimits: httpapi.RateLimits{
-			PerKey: httpapi.RateLimit{PerMinute: a.cfg.RateLimitPerMinute, Burst: a.cfg.RateLimitBurst},
-			PerIP:  httpapi.RateLimit{PerMinute: a.cfg.IPRateLimitPerMinute, Burst: a.cfg.IPRateLimitBurst},
-		},
+		Ready:            map[string]httpapi.Pinger{"database": a.db, "redis": redisPinger{a.redis}, "storage": a.blob},
+		OpsToken:         a.cfg.OpsToken,
+		Redis:            a.redis,
+		RateLimits:       a.rateLimits(),
 		Idempotency:      idempotency.NewStore(a.db),
 		MaxRequestBytes:  a.cfg.MaxUploadBytes + 1<<20,
 		TrustedProxies:   a.cfg.TrustedProxies,
@@ -439,6 +438,14 @@ func (a *app) router(opts runOptions) (*echo.Echo, error) {
 		deps.Queues = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: a.redisOpt})
 	}
 	return httpapi.New(deps)
+}
+
+// rateLimits are the per-key and per-IP limits of the configuration.
+func (a *app) rateLimits() httpapi.RateLimits {
+	return httpapi.RateLimits{
+		PerKey: httpapi.RateLimit{PerMinute: a.cfg.RateLimitPerMinute, Burst: a.cfg.RateLimitBurst},
+		PerIP:  httpapi.RateLimit{PerMinute: a.cfg.IPRateLimitPerMinute, Burst: a.cfg.IPRateLimitBurst},
+	}
 }
 
 type redisPinger struct{ c redis.UniversalClient }

@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vellum-sign/vellum/internal/listing"
 )
 
 // What the surfaces that live at other systems' paths (internal/httpapi/…)
@@ -46,3 +49,46 @@ func (r *RateLimiter) Allow(c echo.Context, policy, bucket string, lim WindowLim
 	}
 	return r.l.allowRate(c, policy, bucket, redis_rate.Limit{Rate: lim.N, Burst: lim.N, Period: lim.Window})
 }
+
+// NewAPIRateLimiter returns a limiter that also applies the native API's
+// per-key and per-IP limits, for a surface with its own authentication
+// (AllowCaller, AllowIP).
+func NewAPIRateLimiter(rdb redis.UniversalClient, limits RateLimits) *RateLimiter {
+	return &RateLimiter{l: newLimiter(rdb, limits)}
+}
+
+// AllowCaller spends one request of an authenticated caller's budget, the
+// per-key limit every /api/v1 request is under.
+func (r *RateLimiter) AllowCaller(c echo.Context, callerID string) error {
+	return r.l.allow(c, "default", "key:"+callerID, r.limitsOrZero().PerKey)
+}
+
+// AllowIP spends one request of the client IP's budget: what failed
+// authentication is charged to, which slows down credential guessing.
+func (r *RateLimiter) AllowIP(c echo.Context) error { return r.l.allowIP(c) }
+
+func (r *RateLimiter) limitsOrZero() RateLimits {
+	if r.l == nil {
+		return RateLimits{}
+	}
+	return r.l.limits
+}
+
+// CapBody bounds every request body under a surface's group, as the
+// native API's body cap does.
+func CapBody(n int64) echo.MiddlewareFunc { return capBody(n) }
+
+// ListParams parses offset, limit, sort, createdDateFrom and createdDateTo
+// (and reports unknown parameters other than extra) as the native API does.
+func ListParams(values url.Values, sortFields []string, extra ...string) (listing.Query, []InvalidParam) {
+	return listParams(values, sortFields, extra...)
+}
+
+// ToListResponse converts a page with convert into the list envelope.
+func ToListResponse[I, T any](q listing.Query, page listing.Page[I], convert func(*I) T) ListResponse[T] {
+	return toListResponse(q, page, convert)
+}
+
+// MethodNotAllowedOrNotFound is the catch-all of a surface's group: 405 with
+// Allow when another method is routed at the path, else 404.
+func MethodNotAllowedOrNotFound(e *echo.Echo) echo.HandlerFunc { return methodNotAllowedOrNotFound(e) }

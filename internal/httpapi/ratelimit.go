@@ -146,7 +146,9 @@ func exemptFromIPLimit(r *http.Request) bool {
 		// Static, immutable and cached: counting them would spend a
 		// signer's allowance on every page view.
 		return true
-	case strings.HasPrefix(p, "/api/v1/") || p == "/api/v1":
+	case strings.HasPrefix(p, "/api/v1/") || p == "/api/v1", strings.HasPrefix(p, "/sign/"):
+		// Limited per caller once authenticated (Signicat's /sign/ group
+		// too), and charged to the IP when authentication fails.
 		return r.Header.Get("Authorization") != ""
 	}
 	return false

@@ -45,6 +45,9 @@ type Client struct {
 	Webhooks *WebhookService
 	// Keys manages the API keys of the caller's account and environment.
 	Keys *KeyService
+	// OAuthClients manages the OAuth 2.0 clients of the caller's account and
+	// environment (credentials for Signicat's token endpoint).
+	OAuthClients *OAuthClientService
 	// Persons manages persons and their long-lived certificates.
 	Persons *PersonService
 }
@@ -137,6 +140,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Signer = &SignerService{c: c}
 	c.Webhooks = &WebhookService{c: c}
 	c.Keys = &KeyService{c: c}
+	c.OAuthClients = &OAuthClientService{c: c}
 	c.Persons = &PersonService{c: c}
 	return c, nil
 }

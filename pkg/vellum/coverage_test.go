@@ -100,6 +100,12 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 			}
 		},
 		func() { _ = c.Keys.Revoke(ctx, "key_1") },
+		func() { _, _ = c.OAuthClients.Create(ctx, nil) },
+		func() {
+			for range c.OAuthClients.List(ctx, &all) {
+			}
+		},
+		func() { _ = c.OAuthClients.Revoke(ctx, "occ_1") },
 		func() { _, _ = c.Persons.Create(ctx, &vellum.PersonRequest{}) },
 		func() { _, _ = c.Persons.Get(ctx, "per_1") },
 		func() { _, _ = c.Persons.Update(ctx, "per_1", &vellum.PersonUpdate{}) },

@@ -1,0 +1,18 @@
+package cli
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/httpapi/signicat"
+)
+
+// signicatRoutes mounts Signicat's Sign API v2 (/sign/…) and its token
+// endpoint.
+func (a *app) signicatRoutes() func(e *echo.Echo, api *echo.Group) {
+	return signicat.Routes(signicat.Deps{
+		Accounts:        a.accounts,
+		Limiter:         httpapi.NewAPIRateLimiter(a.redis, a.rateLimits()),
+		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20,
+	})
+}
