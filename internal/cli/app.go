@@ -386,7 +386,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 			wg.Wait()
 			return fmt.Errorf("VELLUM_METRICS_ADDR: %w", err)
 		}
-		msrv := &http.Server{Handler: httpapi.MetricsHandler(a.registry), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: httpapi.OpsListenerHandler(a.registry), ReadHeaderTimeout: 10 * time.Second}
 		go func() { serveErr <- msrv.Serve(mln) }()
 		defer func() { _ = msrv.Close() }()
 		a.log.Info("metrics listening", "addr", mln.Addr().String())

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
@@ -14,6 +13,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
 
 	"github.com/vellum-sign/vellum/pkg/pades"
+	"github.com/vellum-sign/vellum/pkg/pdftext"
 )
 
 // Code is a pre-validation finding, numbered as RemSig's
@@ -61,8 +61,6 @@ const (
 // conforming readers tolerate leading garbage.
 const headerWindow = 1024
 
-var disableConfigDir sync.Once
-
 // structureDamaged starts the finding for a file pdfcpu reads as damaged;
 // damageFindings replaces it when the signing engine can repair the file.
 const structureDamaged = "The document's structure is damaged and cannot be signed reliably: "
@@ -78,10 +76,6 @@ type Report struct {
 // PDF at all; any other outcome is a report, signable or not. Malformed
 // input never panics out of Validate.
 func Validate(ctx context.Context, rs io.ReadSeeker) (rep Report, err error) {
-	// What pdfcpu's api.DisableConfigDir does: no configuration directory
-	// written under $HOME. Importing pkg/api for it would link pdfcpu's
-	// form filling and its 2 MB character-width table.
-	disableConfigDir.Do(func() { model.ConfigPath = "disable" })
 	head := make([]byte, headerWindow)
 	n, err := io.ReadFull(rs, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -97,8 +91,7 @@ func Validate(ctx context.Context, rs io.ReadSeeker) (rep Report, err error) {
 		return rep, fmt.Errorf("rewind document: %w", err)
 	}
 
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
+	conf := pdftext.NewConfiguration()
 	conf.Cmd = model.VALIDATE
 	pctx, readErr := read(ctx, rs, conf)
 	if readErr != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -128,7 +129,11 @@ func (m *httpMetrics) middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			err := next(c)
+			var err error
+			// The route label splits CPU profiles by endpoint (go tool pprof -tags).
+			pprof.Do(c.Request().Context(), pprof.Labels("route", c.Request().Method+" "+c.Path()), func(context.Context) {
+				err = next(c)
+			})
 			if err != nil {
 				// Write the error now so the recorded status is the real one.
 				c.Error(err)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strings"
 	"time"
@@ -142,6 +143,21 @@ func publishQueues(rdb redis.UniversalClient) echo.MiddlewareFunc {
 // MetricsHandler serves the Prometheus metrics of reg.
 func MetricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// OpsListenerHandler is what the separate VELLUM_METRICS_ADDR listener
+// serves: /metrics, and Go's profiles under /debug/pprof/ (CPU, heap,
+// goroutines, …; not cmdline, which may carry secrets), so that an
+// operator can see where a node's CPU goes. CPU samples carry the labels
+// route (HTTP) and task (worker): `go tool pprof -tags` splits by them.
+func OpsListenerHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", MetricsHandler(reg))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // clientIP believes X-Forwarded-For only as far as it was written by the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,7 +160,10 @@ func (w *Worker) run(ctx context.Context, taskType string, t *asynq.Task, h Hand
 	hctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := w.heartbeat(hctx, cancel, id, token, log)
-	err = h(context.WithValue(hctx, taskIDKey{}, id), Delivery{ID: id, Type: taskType, Payload: t.Payload(), Attempt: retried + 1})
+	// The task label splits CPU profiles by task type (go tool pprof -tags).
+	pprof.Do(context.WithValue(hctx, taskIDKey{}, id), pprof.Labels("task", taskType), func(ctx context.Context) {
+		err = h(ctx, Delivery{ID: id, Type: taskType, Payload: t.Payload(), Attempt: retried + 1})
+	})
 	stop()
 	if err != nil && context.Cause(hctx) == errClaimLost {
 		err = fmt.Errorf("%w: %w", errClaimLost, err)

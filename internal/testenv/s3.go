@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,6 +45,12 @@ type S3Server struct {
 // $VELLUM_VERSITYGW, else bin/versitygw at the repository root, which is
 // built from test/tools/go.mod on first use.
 func StartS3(ctx context.Context) (*S3Server, error) {
+	return StartS3WithAccessLog(ctx, "")
+}
+
+// StartS3WithAccessLog is StartS3 with versitygw's access log (one line per
+// S3 request) written to accessLog, for benchmarks that count requests.
+func StartS3WithAccessLog(ctx context.Context, accessLog string) (*S3Server, error) {
 	bin, err := s3Binary(ctx)
 	if err != nil {
 		return nil, err
@@ -54,7 +59,7 @@ func StartS3(ctx context.Context) (*S3Server, error) {
 	// The port is free when chosen but another process may take it before
 	// versitygw binds it; a fresh port on retry settles that race.
 	for attempt := 1; ; attempt++ {
-		srv, err = s3Launch(ctx, bin)
+		srv, err = s3Launch(ctx, bin, accessLog)
 		if err == nil {
 			break
 		}
@@ -87,6 +92,9 @@ func (s *S3Server) Env() []string {
 	}
 }
 
+// Pid is the versitygw process id.
+func (s *S3Server) Pid() int { return s.cmd.Process.Pid }
+
 // Close stops the server's process group and deletes its data directory.
 func (s *S3Server) Close() error {
 	s.closeOnce.Do(func() {
@@ -98,8 +106,8 @@ func (s *S3Server) Close() error {
 	return s.closeErr
 }
 
-func s3Launch(ctx context.Context, bin string) (*S3Server, error) {
-	port, err := s3FreePort()
+func s3Launch(ctx context.Context, bin, accessLog string) (*S3Server, error) {
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -127,10 +135,12 @@ func s3Launch(ctx context.Context, bin string) (*S3Server, error) {
 		exited:          make(chan struct{}),
 		dir:             dir,
 	}
-	s.cmd = exec.Command(bin,
-		"--access", s.AccessKeyID, "--secret", s.SecretAccessKey, "--region", s.Region,
-		"--port", "127.0.0.1:"+strconv.Itoa(port), "--quiet",
-		"posix", root)
+	args := []string{"--access", s.AccessKeyID, "--secret", s.SecretAccessKey, "--region", s.Region,
+		"--port", "127.0.0.1:" + strconv.Itoa(port), "--quiet"}
+	if accessLog != "" {
+		args = append(args, "--access-log", accessLog)
+	}
+	s.cmd = exec.Command(bin, append(args, "posix", root)...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = s3ProcAttr()
 	if err := s.cmd.Start(); err != nil {
@@ -221,15 +231,6 @@ func (s *S3Server) logTail() string {
 		return "(empty log)"
 	}
 	return string(b)
-}
-
-func s3FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // s3Binary resolves the versitygw binary, building bin/versitygw once if it

@@ -21,9 +21,9 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 	"unicode"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
@@ -74,6 +74,21 @@ const (
 	maxFormNest = 8         // nested form XObjects
 )
 
+var disableConfigDir sync.Once
+
+// NewConfiguration is pdfcpu's default configuration in relaxed validation
+// mode, without pdfcpu's configuration directory: nothing is written under
+// $HOME. It does what pdfcpu's api.DisableConfigDir does, because importing
+// pkg/api for that would link pdfcpu's form filling and go-runewidth, whose
+// package initialiser builds a 2 MB character-width table at the start of
+// every process (~10 ms of CPU even for `vellum pdf sign`).
+func NewConfiguration() *model.Configuration {
+	disableConfigDir.Do(func() { model.ConfigPath = "disable" })
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	return conf
+}
+
 // Extract reads the text of every page of the PDF in rs. A page whose
 // content cannot be read keeps the characters read before the problem.
 func Extract(rs io.ReadSeeker) (doc *Document, err error) {
@@ -82,9 +97,7 @@ func Extract(rs io.ReadSeeker) (doc *Document, err error) {
 			doc, err = nil, fmt.Errorf("pdftext: malformed PDF: %v", r)
 		}
 	}()
-	api.DisableConfigDir()
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
+	conf := NewConfiguration()
 	ctx, err := pdfcpu.Read(rs, conf)
 	if err != nil {
 		return nil, fmt.Errorf("pdftext: read PDF: %w", err)

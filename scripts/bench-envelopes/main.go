@@ -4,6 +4,14 @@
 // waited for until COMPLETED. It prints envelopes completed per minute and
 // the p50/p99 latency of the create and sign calls.
 //
+// With -webhook (the default) it registers a webhook endpoint for every event
+// type on a receiver of its own, waits after the last envelope until each
+// completed envelope's envelope.completed message arrived, and reports the
+// deliveries by webhook-id: a message delivered twice is counted as a
+// duplicate. With several base URLs (comma-separated, as benchstack sets
+// VELLUM_BASE_URLS for more than one API process) envelope i goes to URL
+// i mod n: creation, sending, signing and polling alike.
+//
 //	go run ./scripts/bench-envelopes -url http://127.0.0.1:8080 -key sk_test_… -n 50 -c 4
 package main
 
@@ -14,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -25,17 +34,29 @@ import (
 )
 
 func main() {
-	base := flag.String("url", envOr("VELLUM_BASE_URL", "http://127.0.0.1:8080"), "Vellum base URL")
+	base := flag.String("url", envOr("VELLUM_BASE_URLS", envOr("VELLUM_BASE_URL", "http://127.0.0.1:8080")), "Vellum base URL(s), comma-separated")
 	key := flag.String("key", os.Getenv("VELLUM_API_KEY"), "test API key")
 	n := flag.Int("n", 50, "envelopes")
 	conc := flag.Int("c", 4, "envelopes in flight at once")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after")
+	hooks := flag.Bool("webhook", true, "register a webhook endpoint for all events and check its deliveries")
 	flag.Parse()
 	if *key == "" {
 		fmt.Fprintln(os.Stderr, "set -key or VELLUM_API_KEY")
 		os.Exit(2)
 	}
-	b := &bench{base: strings.TrimRight(*base, "/"), key: *key, hc: &http.Client{Timeout: time.Minute}}
+	b := &bench{key: *key, hc: &http.Client{Timeout: time.Minute}}
+	for _, u := range strings.Split(*base, ",") {
+		b.bases = append(b.bases, strings.TrimRight(strings.TrimSpace(u), "/"))
+	}
+	var recv *receiver
+	if *hooks {
+		var err error
+		if recv, err = b.webhooks(); err != nil {
+			fmt.Fprintln(os.Stderr, "webhook endpoint:", err)
+			os.Exit(1)
+		}
+	}
 	doc := pdfreport.New("Benchmark contract")
 	doc.Title("Benchmark contract")
 	for i := 0; i < 40; i++ {
@@ -54,12 +75,13 @@ func main() {
 	var mu sync.Mutex
 	var creates, signs []time.Duration
 	var completed, failed int
+	var done []string
 	for w := 0; w < *conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				c, s, err := b.one(i, pdf, deadline)
+				id, c, s, err := b.one(i, pdf, deadline)
 				mu.Lock()
 				creates = append(creates, c)
 				signs = append(signs, s...)
@@ -68,6 +90,7 @@ func main() {
 					fmt.Fprintf(os.Stderr, "envelope %d: %v\n", i, err)
 				} else {
 					completed++
+					done = append(done, id)
 				}
 				mu.Unlock()
 			}
@@ -83,22 +106,29 @@ func main() {
 	fmt.Printf("throughput: %.1f envelopes completed per minute\n", float64(completed)/elapsed.Minutes())
 	fmt.Printf("create: p50 %s  p99 %s  (n=%d)\n", pct(creates, 50), pct(creates, 99), len(creates))
 	fmt.Printf("sign:   p50 %s  p99 %s  (n=%d)\n", pct(signs, 50), pct(signs, 99), len(signs))
+	if recv != nil {
+		if !recv.report(done, time.Until(deadline)+time.Minute) {
+			failed++
+		}
+	}
 	if failed > 0 {
 		os.Exit(1)
 	}
 }
 
 type bench struct {
-	base, key string
-	hc        *http.Client
+	bases []string
+	key   string
+	hc    *http.Client
 }
 
-// one runs an envelope's whole life and returns the create latency and the
-// two sign latencies.
-func (b *bench) one(i int, pdf []byte, deadline time.Time) (time.Duration, []time.Duration, error) {
-	docID, err := b.upload(pdf)
+// one runs envelope i's whole life through API i mod n and returns its id,
+// the create latency and the two sign latencies.
+func (b *bench) one(i int, pdf []byte, deadline time.Time) (string, time.Duration, []time.Duration, error) {
+	base := b.bases[i%len(b.bases)]
+	docID, err := b.upload(base, pdf)
 	if err != nil {
-		return 0, nil, err
+		return "", 0, nil, err
 	}
 	body := map[string]any{
 		"subject": fmt.Sprintf("Benchmark %d", i), "documentIds": []string{docID},
@@ -109,8 +139,8 @@ func (b *bench) one(i int, pdf []byte, deadline time.Time) (time.Duration, []tim
 	}
 	t0 := time.Now()
 	var env struct{ ID string }
-	if err := b.call(http.MethodPost, "/api/v1/envelopes", b.key, body, http.StatusCreated, &env); err != nil {
-		return 0, nil, fmt.Errorf("create: %w", err)
+	if err := b.call(http.MethodPost, base+"/api/v1/envelopes", b.key, body, http.StatusCreated, &env); err != nil {
+		return "", 0, nil, fmt.Errorf("create: %w", err)
 	}
 	create := time.Since(t0)
 	var sent struct {
@@ -118,53 +148,54 @@ func (b *bench) one(i int, pdf []byte, deadline time.Time) (time.Duration, []tim
 			SignURL string `json:"signUrl"`
 		}
 	}
-	if err := b.call(http.MethodPost, "/api/v1/envelopes/"+env.ID+"/send", b.key, nil, http.StatusOK, &sent); err != nil {
-		return create, nil, fmt.Errorf("send: %w", err)
+	if err := b.call(http.MethodPost, base+"/api/v1/envelopes/"+env.ID+"/send", b.key, nil, http.StatusOK, &sent); err != nil {
+		return env.ID, create, nil, fmt.Errorf("send: %w", err)
 	}
 	var signs []time.Duration
 	for _, r := range sent.Recipients {
 		tok := r.SignURL[strings.LastIndex(r.SignURL, "/s/")+3:]
 		t1 := time.Now()
-		err := b.call(http.MethodPost, "/api/v1/signer/"+tok+"/sign", "", map[string]any{
+		err := b.call(http.MethodPost, base+"/api/v1/signer/"+tok+"/sign", "", map[string]any{
 			"consent": true, "signature": map[string]any{"type": "typed", "text": "Signer"}}, http.StatusOK, nil)
 		if err != nil {
-			return create, signs, fmt.Errorf("sign: %w", err)
+			return env.ID, create, signs, fmt.Errorf("sign: %w", err)
 		}
 		signs = append(signs, time.Since(t1))
 	}
 	for time.Now().Before(deadline) {
 		var st struct{ Status string }
-		if err := b.call(http.MethodGet, "/api/v1/envelopes/"+env.ID, b.key, nil, http.StatusOK, &st); err != nil {
-			return create, signs, err
+		if err := b.call(http.MethodGet, base+"/api/v1/envelopes/"+env.ID, b.key, nil, http.StatusOK, &st); err != nil {
+			return env.ID, create, signs, err
 		}
 		if st.Status == "COMPLETED" {
-			return create, signs, nil
+			return env.ID, create, signs, nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return create, signs, fmt.Errorf("envelope %s not completed before the timeout", env.ID)
+	return env.ID, create, signs, fmt.Errorf("envelope %s not completed before the timeout", env.ID)
 }
 
-func (b *bench) upload(pdf []byte) (string, error) {
+func (b *bench) upload(base string, pdf []byte) (string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	fw, _ := mw.CreateFormFile("file", "contract.pdf")
 	fw.Write(pdf)
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, b.base+"/api/v1/documents", &buf)
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/documents", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+b.key)
 	var d struct{ ID string }
 	return d.ID, b.send(req, http.StatusCreated, &d)
 }
 
-func (b *bench) call(method, path, key string, body any, want int, out any) error {
+// call sends body as JSON to url (a base URL and a path).
+func (b *bench) call(method, url, key string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, b.base+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		return err
 	}
@@ -211,4 +242,77 @@ func envOr(k, d string) string {
 		return v
 	}
 	return d
+}
+
+// receiver is the benchmark's webhook consumer: it answers 204 at once and
+// counts every message by its webhook-id.
+type receiver struct {
+	mu        sync.Mutex
+	byID      map[string]int    // webhook-id → deliveries
+	completed map[string]string // envelope id → webhook-id of its envelope.completed
+}
+
+// webhooks starts the receiver and registers it for every event type.
+func (b *bench) webhooks() (*receiver, error) {
+	r := &receiver{byID: map[string]int{}, completed: map[string]string{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go http.Serve(ln, r) //nolint:errcheck // lives as long as the process
+	return r, b.call(http.MethodPost, b.bases[0]+"/api/v1/webhooks", b.key, map[string]any{
+		"url": "http://" + ln.Addr().String() + "/hook", "description": "bench-envelopes"}, http.StatusCreated, nil)
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var msg struct {
+		Type string
+		Data struct {
+			ID string // envelope events carry the envelope's view
+		}
+	}
+	raw, _ := io.ReadAll(req.Body)
+	_ = json.Unmarshal(raw, &msg)
+	id := req.Header.Get("webhook-id")
+	r.mu.Lock()
+	r.byID[id]++
+	if msg.Type == "envelope.completed" {
+		r.completed[msg.Data.ID] = id
+	}
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// report waits up to limit for the envelope.completed message of every
+// envelope in done, prints the deliveries and says whether none is missing
+// and none came twice.
+func (r *receiver) report(done []string, limit time.Duration) bool {
+	end := time.Now().Add(limit)
+	missing := 0
+	for {
+		r.mu.Lock()
+		missing = 0
+		for _, id := range done {
+			if _, ok := r.completed[id]; !ok {
+				missing++
+			}
+		}
+		r.mu.Unlock()
+		if missing == 0 || time.Now().After(end) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	deliveries, dups := 0, 0
+	for _, n := range r.byID {
+		deliveries += n
+		if n > 1 {
+			dups++
+		}
+	}
+	fmt.Printf("webhooks: %d deliveries of %d webhook-ids, %d delivered more than once; envelope.completed missing for %d of %d envelopes\n",
+		deliveries, len(r.byID), dups, missing, len(done))
+	return missing == 0 && dups == 0
 }

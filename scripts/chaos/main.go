@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,25 +59,22 @@ func main() {
 }
 
 type run struct {
-	bin       string
-	n, conc   int
-	pgDown    time.Duration
-	tmp       string
-	pgDir     string
-	pgPort    int
-	pgURL     string
-	redisPort int
-	redis     *exec.Cmd
-	s3        *testenv.S3Server
-	env       []string
-	base      string
-	key       string
-	serve     *exec.Cmd
-	worker    *exec.Cmd
-	hc        *http.Client
-	db        *db.DB
-	done      atomic.Int64 // envelopes whose signers have all signed
-	cleanups  []func()
+	bin      string
+	n, conc  int
+	pgDown   time.Duration
+	tmp      string
+	pg       *testenv.PostgresServer
+	redis    *testenv.RedisServer
+	s3       *testenv.S3Server
+	env      []string
+	base     string
+	key      string
+	serve    *exec.Cmd
+	worker   *exec.Cmd
+	hc       *http.Client
+	db       *db.DB
+	done     atomic.Int64 // envelopes whose signers have all signed
+	cleanups []func()
 }
 
 func (r *run) cleanup() {
@@ -107,7 +103,7 @@ func (r *run) main() error {
 	if err := r.setup(); err != nil {
 		return err
 	}
-	if r.db, err = db.Open(ctx, r.pgURL); err != nil {
+	if r.db, err = db.Open(ctx, r.pg.URL); err != nil {
 		return err
 	}
 	r.serve, err = r.start("serve", "--addr", strings.TrimPrefix(r.base, "http://"))
@@ -177,7 +173,7 @@ func (r *run) main() error {
 	if before, err = r.unfinished(); err != nil {
 		return err
 	}
-	if out, err := exec.Command("redis-cli", "-p", strconv.Itoa(r.redisPort), "FLUSHALL").CombinedOutput(); err != nil {
+	if out, err := exec.Command("redis-cli", "-p", strconv.Itoa(r.redis.Port), "FLUSHALL").CombinedOutput(); err != nil {
 		return fmt.Errorf("FLUSHALL: %w: %s", err, out)
 	}
 	t0 = time.Now()
@@ -188,11 +184,11 @@ func (r *run) main() error {
 	if before, err = r.unfinished(); err != nil {
 		return err
 	}
-	if err := r.pgCtl("stop", "-m", "fast"); err != nil {
+	if err := r.pg.Ctl("stop", "-m", "fast"); err != nil {
 		return err
 	}
 	time.Sleep(r.pgDown)
-	if err := r.pgCtl("start"); err != nil {
+	if err := r.pg.Ctl("start"); err != nil {
 		return err
 	}
 	t0 = time.Now()
@@ -520,80 +516,31 @@ func (r *run) send(req *http.Request, want int, out any) error {
 
 // --- the private stack ------------------------------------------------------
 
-func (r *run) startPostgres() error {
-	r.pgDir = filepath.Join(r.tmp, "pg")
-	if err := os.MkdirAll(r.pgDir, 0o700); err != nil {
+func (r *run) startPostgres() (err error) {
+	if r.pg, err = testenv.StartPostgresServer(filepath.Join(r.tmp, "pg")); err != nil {
 		return err
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	r.pgPort = port
-	if os.Geteuid() == 0 {
-		// initdb refuses root; the directory goes to the postgres user.
-		if out, err := exec.Command("chown", "-R", "postgres", r.tmp).CombinedOutput(); err != nil {
-			return fmt.Errorf("chown: %w: %s", err, out)
-		}
-	}
-	if out, err := r.asPostgres("initdb", "-D", r.pgDir, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
-		return fmt.Errorf("initdb: %w: %s", err, out)
-	}
-	if err := r.pgCtl("start"); err != nil {
-		return err
-	}
-	r.cleanups = append(r.cleanups, func() { _ = r.pgCtl("stop", "-m", "immediate") })
-	r.pgURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	r.cleanups = append(r.cleanups, func() { _ = r.pg.Stop() })
 	return nil
 }
 
-func (r *run) asPostgres(name string, args ...string) *exec.Cmd {
-	if os.Geteuid() == 0 {
-		return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+func (r *run) startRedis() (err error) {
+	if r.redis, err = testenv.StartRedisServer(); err != nil {
+		return err
 	}
-	return exec.Command(name, args...)
-}
-
-func (r *run) pgCtl(action string, args ...string) error {
-	all := append([]string{"-D", r.pgDir, "-w", "-l", filepath.Join(r.pgDir, "log"),
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", r.pgPort, r.pgDir), action}, args...)
-	if out, err := r.asPostgres("pg_ctl", all...).CombinedOutput(); err != nil {
-		return fmt.Errorf("pg_ctl %s: %w: %s", action, err, out)
-	}
+	r.cleanups = append(r.cleanups, r.redis.Close)
 	return nil
-}
-
-func (r *run) startRedis() error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	r.redisPort = port
-	r.redis = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	r.redis.Stdout, r.redis.Stderr = io.Discard, os.Stderr
-	if err := r.redis.Start(); err != nil {
-		return err
-	}
-	r.cleanups = append(r.cleanups, func() { _ = r.redis.Process.Kill(); _ = r.redis.Wait() })
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			_ = c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("redis-server did not start")
 }
 
 func (r *run) setup() error {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
 	r.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	pki := filepath.Join(r.tmp, "pki")
 	r.env = append(append(os.Environ(), r.s3.Env()...),
-		"VELLUM_DATABASE_URL="+r.pgURL, fmt.Sprintf("VELLUM_REDIS_URL=redis://127.0.0.1:%d/0", r.redisPort),
+		"VELLUM_DATABASE_URL="+r.pg.URL, "VELLUM_REDIS_URL="+r.redis.URL,
 		"VELLUM_PUBLIC_URL="+r.base, "VELLUM_PKI_DIR="+pki, "VELLUM_TSA_BUILTIN=true", "VELLUM_LOG_LEVEL=warn",
 		"VELLUM_LOG_FORMAT=text", "VELLUM_RATE_LIMIT_PER_MINUTE=0", "VELLUM_IP_RATE_LIMIT_PER_MINUTE=0",
 		"VELLUM_MAIL=log",
@@ -646,7 +593,7 @@ func (r *run) start(args ...string) (*exec.Cmd, error) {
 }
 
 func (r *run) startWorker() error {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -664,15 +611,6 @@ func field(out, prefix string) string {
 		}
 	}
 	return ""
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitReady(url string) error {
