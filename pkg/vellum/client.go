@@ -45,6 +45,8 @@ type Client struct {
 	Webhooks *WebhookService
 	// Keys manages the API keys of the caller's account and environment.
 	Keys *KeyService
+	// Account reads and changes the caller's account settings.
+	Account *AccountService
 	// Persons manages persons and their long-lived certificates.
 	Persons *PersonService
 }
@@ -137,6 +139,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Signer = &SignerService{c: c}
 	c.Webhooks = &WebhookService{c: c}
 	c.Keys = &KeyService{c: c}
+	c.Account = &AccountService{c: c}
 	c.Persons = &PersonService{c: c}
 	return c, nil
 }
