@@ -48,6 +48,11 @@ type Account struct {
 	Name      string
 	Email     string
 	CreatedAt time.Time
+	// EmbedOrigins are the origins allowed to frame the account's signing
+	// pages ("https://app.example.com"); none means no framing at all.
+	EmbedOrigins []string `gorm:"serializer:json"`
+	// Version counts updates, for the account's ETag and If-Match.
+	Version int
 }
 
 // Key is an API key's public record.
@@ -80,7 +85,8 @@ func (s *Service) CreateAccount(ctx context.Context, name, email string) (*Accou
 	if name == "" {
 		return nil, errors.New("account name must not be empty")
 	}
-	a := &Account{ID: ident.New("acct"), Name: name, Email: strings.TrimSpace(email), CreatedAt: time.Now().UTC()}
+	a := &Account{ID: ident.New("acct"), Name: name, Email: strings.TrimSpace(email), CreatedAt: time.Now().UTC(),
+		EmbedOrigins: []string{}, Version: 1}
 	if err := s.db.Conn(ctx).Create(a).Error; err != nil {
 		return nil, fmt.Errorf("create account: %w", err)
 	}

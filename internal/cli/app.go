@@ -307,6 +307,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		},
 		httpapi.KeyRoutes(a.accounts),
 		httpapi.OAuthClientRoutes(a.accounts),
+		httpapi.AccountRoutes(a.accounts),
 		httpapi.DocumentRoutes(a.docs),
 		httpapi.WebhookRoutes(a.webhooks),
 		httpapi.EnvelopeRoutes(a.envelopes),
@@ -316,7 +317,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		remsig.Routes(a.remsigDeps()),
 		a.signicatRoutes(),
 		pinpage.Routes(a.batches, a.persons, a.log),
-		signerpage.Routes(a.log),
+		signerpage.Routes(a.log, a.signerEmbedding),
 		portalpage.Routes(a.log),
 	}
 }
@@ -451,3 +452,20 @@ func (a *app) rateLimits() httpapi.RateLimits {
 type redisPinger struct{ c redis.UniversalClient }
 
 func (r redisPinger) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
+
+// signerEmbedding is the signing page's embedding policy for a token: the
+// origins its account allows to frame the page, and whose link it is.
+func (a *app) signerEmbedding(ctx context.Context, token string) (signerpage.Embedding, error) {
+	o, err := a.envelopes.OwnerOf(ctx, token)
+	if errors.Is(err, envelope.ErrTokenUnknown) {
+		return signerpage.Embedding{}, nil
+	}
+	if err != nil {
+		return signerpage.Embedding{}, err
+	}
+	acct, err := a.accounts.GetAccount(ctx, o.AccountID)
+	if err != nil {
+		return signerpage.Embedding{}, err
+	}
+	return signerpage.Embedding{Origins: acct.EmbedOrigins, EnvelopeID: o.EnvelopeID, RecipientID: o.RecipientID}, nil
+}

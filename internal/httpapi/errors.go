@@ -29,6 +29,7 @@ type domainError struct {
 // recipient_already_signed rather than the ErrTokenUsed it wraps.
 var domainErrors = []domainError{
 	{account.ErrNotFound, http.StatusNotFound, "not_found"},
+	{account.ErrVersionMismatch, http.StatusPreconditionFailed, "precondition_failed"},
 	{account.ErrEnvironmentMismatch, http.StatusForbidden, "environment_mismatch"},
 
 	{document.ErrNotFound, http.StatusNotFound, "document_not_found"},

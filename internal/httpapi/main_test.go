@@ -128,7 +128,7 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 		Redis: env.redis.Client, RateLimits: o.limits,
 		Idempotency: idempotency.NewStore(env.pg.DB), MaxRequestBytes: maxBody,
 		TrustedProxies: loopbackProxy,
-		Mount:          []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts), httpapi.DocumentRoutes(docs)},
+		Mount:          []func(*echo.Echo, *echo.Group){httpapi.KeyRoutes(env.accounts), httpapi.AccountRoutes(env.accounts), httpapi.DocumentRoutes(docs)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,33 @@ type pageData struct {
 	API        string
 	SuccessURL string
 	CancelURL  string
+	// Embed is what embed.js needs when the page may be framed.
+	Embed embedData
+}
+
+// embedData is rendered as data- attributes for embed.js.
+type embedData struct {
+	// Origins are the allowed embedding origins, space-separated; empty
+	// when the page may not be framed.
+	Origins string
+	// Origin is a validated ?origin= parameter.
+	Origin      string
+	EnvelopeID  string
+	RecipientID string
+}
+
+// EmbedEvent is the event a state page reports to the embedding window.
+func (d *pageData) EmbedEvent() string {
+	if d.State == nil {
+		return ""
+	}
+	switch d.State.Kind {
+	case stateSigned:
+		return "signed"
+	case stateDeclined:
+		return "declined"
+	}
+	return "error"
 }
 
 type recipientData struct {

@@ -23,14 +23,6 @@ import (
 	"github.com/vellum-sign/vellum/internal/webpage"
 )
 
-// contentSecurityPolicy admits only this origin's script, style, frames
-// (the document previews) and API calls; data: and blob: images are the
-// drawn-signature preview. No inline script or style is needed anywhere,
-// so none is allowed, and the page cannot be framed (clickjacking).
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; " +
-	"img-src 'self' data: blob:; connect-src 'self'; frame-src 'self'; object-src 'self'; " +
-	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-
 // Handler serves the signing page and its assets.
 type Handler struct {
 	api    http.Handler
@@ -38,11 +30,13 @@ type Handler struct {
 	assets *webpage.Assets
 	log    *slog.Logger
 	mux    *http.ServeMux
+	embed  EmbeddingFunc
 }
 
 // New returns the page handler. api serves the signer JSON API (in the
 // application, the whole router); the page calls it in-process to render.
-func New(api http.Handler, log *slog.Logger) (*Handler, error) {
+// embed looks up who may frame a token's page; nil means no one.
+func New(api http.Handler, log *slog.Logger, embed EmbeddingFunc) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -54,7 +48,7 @@ func New(api http.Handler, log *slog.Logger) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{api: api, tmpl: tmpl, assets: assets, log: log, mux: http.NewServeMux()}
+	h := &Handler{api: api, tmpl: tmpl, assets: assets, log: log, mux: http.NewServeMux(), embed: embed}
 	h.mux.HandleFunc("GET /s/assets/{name}", func(w http.ResponseWriter, r *http.Request) {
 		h.assets.Serve(w, r, r.PathValue("name"))
 	})
@@ -68,9 +62,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // Routes mounts the page on the application router. The page's in-process
 // API calls go through the same router, so they meet the same middleware
 // (request ids, logs, per-IP limits) as the script's calls.
-func Routes(log *slog.Logger) func(e *echo.Echo, _ *echo.Group) {
+func Routes(log *slog.Logger, embed EmbeddingFunc) func(e *echo.Echo, _ *echo.Group) {
 	return func(e *echo.Echo, _ *echo.Group) {
-		h, err := New(e, log)
+		h, err := New(e, log, embed)
 		if err != nil {
 			// The templates and assets are embedded: this is a build defect.
 			panic(err)
@@ -81,8 +75,30 @@ func Routes(log *slog.Logger) func(e *echo.Echo, _ *echo.Group) {
 
 // setPageHeaders applies the page's security headers. The token is in the
 // URL, so no referrer may leak it to a document link or redirect target,
-// and nothing may cache a page that is the signer's capability.
-func setPageHeaders(h http.Header) { webpage.SetHeaders(h, contentSecurityPolicy) }
+// and nothing may cache a page that is the signer's capability. When the
+// account allows framing, X-Frame-Options goes: it cannot name several
+// origins, and a DENY beside frame-ancestors would contradict it (browsers
+// that know frame-ancestors ignore it; older ones would refuse the frame).
+func setPageHeaders(h http.Header, origins []string) {
+	webpage.SetHeaders(h, contentSecurityPolicy(origins))
+	if len(origins) > 0 {
+		h.Del("X-Frame-Options")
+	}
+}
+
+// embedding looks up the token's embedding; failures leave the page
+// unframeable (fail closed).
+func (h *Handler) embedding(r *http.Request, token string) Embedding {
+	if h.embed == nil || !plausibleToken(token) {
+		return Embedding{}
+	}
+	e, err := h.embed(r.Context(), token)
+	if err != nil {
+		h.log.WarnContext(r.Context(), "signing page: look up embedding; the page is not frameable", "err", err)
+		return Embedding{}
+	}
+	return e
+}
 
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
@@ -106,14 +122,17 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 			data = viewPage(v, token)
 		}
 	}
+	emb := h.embedding(r, token)
+	data.Embed = embedData{Origins: strings.Join(emb.Origins, " "), Origin: embedOrigin(emb.Origins, r.URL.Query().Get("origin")),
+		EnvelopeID: emb.EnvelopeID, RecipientID: emb.RecipientID}
 	var buf bytes.Buffer
 	if err := h.tmpl.ExecuteTemplate(&buf, "page.html", data); err != nil {
 		h.log.ErrorContext(r.Context(), "signing page: render", "err", err)
-		setPageHeaders(w.Header())
+		setPageHeaders(w.Header(), nil)
 		http.Error(w, "The signing page could not be shown. Please try again later.", http.StatusInternalServerError)
 		return
 	}
-	setPageHeaders(w.Header())
+	setPageHeaders(w.Header(), emb.Origins)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

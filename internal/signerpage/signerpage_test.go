@@ -71,7 +71,7 @@ func sub(v map[string]any, key string) map[string]any { return v[key].(map[strin
 
 func serve(t *testing.T, api http.Handler, path string) (*http.Response, string) {
 	t.Helper()
-	h, err := New(api, nil)
+	h, err := New(api, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestPage_SetsStrictSecurityHeaders(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res, _ := serve(t, tc.api, tc.path)
 			want := map[string]string{
-				"Content-Security-Policy": contentSecurityPolicy,
+				"Content-Security-Policy": contentSecurityPolicy(nil),
 				"Referrer-Policy":         "no-referrer",
 				"X-Content-Type-Options":  "nosniff",
 				"Cache-Control":           "no-store",
@@ -298,7 +298,7 @@ func TestPage_RedirectsOnlyToHTTPURLs(t *testing.T) {
 }
 
 func TestAssets_AreFingerprintedAndCached(t *testing.T) {
-	h, err := New(&fakeAPI{}, nil)
+	h, err := New(&fakeAPI{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,10 +351,10 @@ func TestMaskEmail(t *testing.T) {
 // The typed preview is drawn with the files the stamp embeds, served from
 // our own origin, and picks the face the stamp will pick.
 func TestPage_TypedPreviewUsesTheStampsFaces(t *testing.T) {
-	if !strings.Contains(contentSecurityPolicy, "font-src 'self'") {
-		t.Errorf("CSP does not admit our own fonts: %s", contentSecurityPolicy)
+	if !strings.Contains(contentSecurityPolicy(nil), "font-src 'self'") {
+		t.Errorf("CSP does not admit our own fonts: %s", contentSecurityPolicy(nil))
 	}
-	h, err := New(&fakeAPI{}, nil)
+	h, err := New(&fakeAPI{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

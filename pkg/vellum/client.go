@@ -48,6 +48,8 @@ type Client struct {
 	// OAuthClients manages the OAuth 2.0 clients of the caller's account and
 	// environment (credentials for Signicat's token endpoint).
 	OAuthClients *OAuthClientService
+	// Account reads and changes the caller's account settings.
+	Account *AccountService
 	// Persons manages persons and their long-lived certificates.
 	Persons *PersonService
 }
@@ -141,6 +143,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Webhooks = &WebhookService{c: c}
 	c.Keys = &KeyService{c: c}
 	c.OAuthClients = &OAuthClientService{c: c}
+	c.Account = &AccountService{c: c}
 	c.Persons = &PersonService{c: c}
 	return c, nil
 }

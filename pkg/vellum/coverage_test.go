@@ -20,7 +20,7 @@ import (
 
 // sdkTags are the OpenAPI tags of the native API the SDK covers; every
 // operation under them must be reachable through a method.
-var sdkTags = []string{"Documents", "Envelopes", "Signer", "Webhooks", "Keys", "Persons"}
+var sdkTags = []string{"Documents", "Envelopes", "Signer", "Webhooks", "Keys", "Persons", "Account"}
 
 // TestEveryNativeOperationHasAMethod calls every SDK method against a
 // recording server and matches each request to the document's operations:
@@ -106,6 +106,10 @@ func TestEveryNativeOperationHasAMethod(t *testing.T) {
 			}
 		},
 		func() { _ = c.OAuthClients.Revoke(ctx, "occ_1") },
+		func() { _, _ = c.Account.Get(ctx) },
+		func() {
+			_, _ = c.Account.Update(ctx, &vellum.AccountUpdate{EmbedOrigins: []string{"https://app.example.com"}})
+		},
 		func() { _, _ = c.Persons.Create(ctx, &vellum.PersonRequest{}) },
 		func() { _, _ = c.Persons.Get(ctx, "per_1") },
 		func() { _, _ = c.Persons.Update(ctx, "per_1", &vellum.PersonUpdate{}) },

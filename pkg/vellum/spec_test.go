@@ -75,6 +75,8 @@ var specPairs = []struct {
 	{CreatedKey{}, "CreatedKey", false},
 	{page[Key]{}, "KeyList", false},
 	{KeyRequest{}, "CreateKeyRequest", true},
+	{Account{}, "Account", false},
+	{AccountUpdate{}, "AccountUpdate", true},
 	{Person{}, "Person", false},
 	{page[Person]{}, "PersonList", false},
 	{PersonRequest{}, "CreatePersonRequest", true},

@@ -387,6 +387,9 @@
   // After acting, the signer goes to the envelope's redirect URL when it has
   // one (only http(s) URLs are ever rendered), else to the done panel.
   function finish(kind, response) {
+    if (window.vellumEmbed) {
+      window.vellumEmbed.post(kind);
+    }
     var url = (response && (response.redirectUrl || response.redirectURL)) ||
       main.getAttribute(kind === 'signed' ? 'data-success-url' : 'data-cancel-url');
     if (url && !/^https?:\/\//i.test(url)) {
@@ -401,6 +404,14 @@
     if (url) {
       $('done-' + kind + '-redirect').hidden = false;
       window.setTimeout(function () { location.assign(url); }, 1200);
+    }
+  }
+
+  // embedError reports a refused call to the embedding window by the
+  // problem's stable code (never its text, which may name the signer).
+  function embedError(err) {
+    if (window.vellumEmbed) {
+      window.vellumEmbed.post('error', err.code || (err.status ? 'http_' + err.status : 'network'));
     }
   }
 
@@ -530,6 +541,7 @@
     post('/sign', c.body).then(function (res) {
       finish('signed', res);
     }, function (err) {
+      embedError(err);
       busy(signButton, false, signLabel);
       if (err.status === 409 || err.status === 410 || err.status === 404) {
         // Already signed, declined, expired or ended: show the state page.
@@ -578,6 +590,7 @@
     post('/decline', { reason: reason }).then(function (res) {
       finish('declined', res);
     }, function (err) {
+      embedError(err);
       busy(declineButton, false, declineLabel);
       if (err.status === 409 || err.status === 410 || err.status === 404) {
         location.reload();
