@@ -12,6 +12,7 @@ import (
 func (a *app) signicatRoutes() func(e *echo.Echo, api *echo.Group) {
 	return signicat.Routes(signicat.Deps{
 		Accounts:        a.accounts,
+		Documents:       a.docs,
 		Limiter:         httpapi.NewAPIRateLimiter(a.redis, a.rateLimits()),
 		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20,
 	})

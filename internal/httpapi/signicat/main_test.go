@@ -24,6 +24,8 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/blob"
+	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/signicat"
 	"github.com/vellum-sign/vellum/internal/testenv"
@@ -36,6 +38,7 @@ var env struct {
 	s3       *testenv.S3Server
 	blobs    blob.Store
 	accounts *account.Service
+	docs     *document.Service
 	server   *httptest.Server
 	contract routers.Router
 }
@@ -59,6 +62,8 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	env.accounts = account.NewService(env.svc.PG.DB)
+	env.docs = document.NewService(env.svc.PG.DB, env.blobs, envelope.NewDocumentUsage(env.svc.PG.DB), document.Config{})
+	openapi3filter.RegisterBodyDecoder("application/pdf", openapi3filter.FileBodyDecoder)
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(openapi.YAML)
 	if err != nil {
@@ -79,7 +84,7 @@ func run(m *testing.M) int {
 		Redis: env.svc.Redis.Client, RateLimits: limits,
 		Mount: []func(*echo.Echo, *echo.Group){
 			httpapi.KeyRoutes(env.accounts), httpapi.OAuthClientRoutes(env.accounts),
-			signicat.Routes(signicat.Deps{Accounts: env.accounts, Limiter: httpapi.NewAPIRateLimiter(env.svc.Redis.Client, limits)}),
+			signicat.Routes(signicat.Deps{Accounts: env.accounts, Documents: env.docs, Limiter: httpapi.NewAPIRateLimiter(env.svc.Redis.Client, limits)}),
 		},
 	})
 	if err != nil {
@@ -217,4 +222,25 @@ func (tn *tenant) token(t testing.TB) string {
 		t.Fatalf("token: %d %s", r.status, r.raw)
 	}
 	return r.body["access_token"].(string)
+}
+
+// testPDF is the repository's fixture PDF.
+func testPDF(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../../test/fixtures/test.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// upload posts body with contentType to /sign/documents and returns the
+// documentId.
+func upload(t testing.TB, bearer, contentType string, body []byte) string {
+	t.Helper()
+	r := do(t, req{method: http.MethodPost, path: "/sign/documents", bearer: bearer, contentType: contentType, body: body})
+	if r.status != http.StatusCreated {
+		t.Fatalf("upload %s: %d %s", contentType, r.status, r.raw)
+	}
+	return r.body["documentId"].(string)
 }

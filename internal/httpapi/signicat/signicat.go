@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 )
 
@@ -31,7 +32,8 @@ const TokenPath = "/auth/open/connect/token"
 
 // Deps are what the surface is built from.
 type Deps struct {
-	Accounts *account.Service
+	Accounts  *account.Service
+	Documents *document.Service
 	// Limiter applies the per-caller limit and charges failed
 	// authentication to the client IP (nil: no limits).
 	Limiter *httpapi.RateLimiter
@@ -60,6 +62,9 @@ func Routes(d Deps, more ...func(g *echo.Group)) func(e *echo.Echo, _ *echo.Grou
 		g := e.Group(BasePath, Authenticate(d.Accounts, d.Limiter), httpapi.CapBody(d.MaxRequestBytes))
 		g.RouteNotFound("", httpapi.MethodNotAllowedOrNotFound(e))
 		g.RouteNotFound("/*", httpapi.MethodNotAllowedOrNotFound(e))
+		if d.Documents != nil {
+			(&documentHandlers{docs: d.Documents}).routes(g)
+		}
 		for _, m := range more {
 			m(g)
 		}
