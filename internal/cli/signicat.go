@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/labstack/echo/v4"
 
+	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/signicat"
 )
@@ -13,6 +14,7 @@ func (a *app) signicatRoutes() func(e *echo.Echo, api *echo.Group) {
 	return signicat.Routes(signicat.Deps{
 		Accounts:        a.accounts,
 		Documents:       a.docs,
+		Collections:     collection.NewService(a.db, a.docs),
 		Limiter:         httpapi.NewAPIRateLimiter(a.redis, a.rateLimits()),
 		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20,
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/batch"
 	"github.com/vellum-sign/vellum/internal/certrequest"
+	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/person"
@@ -33,6 +34,7 @@ var domainErrors = []domainError{
 	{account.ErrEnvironmentMismatch, http.StatusForbidden, "environment_mismatch"},
 
 	{document.ErrNotFound, http.StatusNotFound, "document_not_found"},
+	{collection.ErrNotFound, http.StatusNotFound, "document_collection_not_found"},
 	{document.ErrNotPDF, http.StatusUnprocessableEntity, "not_a_pdf"},
 	{document.ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
 	{document.ErrInUse, http.StatusConflict, "document_in_use"},

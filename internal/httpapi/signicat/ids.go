@@ -1,6 +1,7 @@
 package signicat
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -42,3 +43,5 @@ func badUUID(s string) string {
 	}
 	return ""
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/blob"
+	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
@@ -84,7 +85,8 @@ func run(m *testing.M) int {
 		Redis: env.svc.Redis.Client, RateLimits: limits,
 		Mount: []func(*echo.Echo, *echo.Group){
 			httpapi.KeyRoutes(env.accounts), httpapi.OAuthClientRoutes(env.accounts),
-			signicat.Routes(signicat.Deps{Accounts: env.accounts, Documents: env.docs, Limiter: httpapi.NewAPIRateLimiter(env.svc.Redis.Client, limits)}),
+			signicat.Routes(signicat.Deps{Accounts: env.accounts, Documents: env.docs,
+				Collections: collection.NewService(env.svc.PG.DB, env.docs), Limiter: httpapi.NewAPIRateLimiter(env.svc.Redis.Client, limits)}),
 		},
 	})
 	if err != nil {

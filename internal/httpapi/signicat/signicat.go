@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 )
@@ -34,6 +35,8 @@ const TokenPath = "/auth/open/connect/token"
 type Deps struct {
 	Accounts  *account.Service
 	Documents *document.Service
+	// Collections serves /sign/document-collections (nil: not served).
+	Collections *collection.Service
 	// Limiter applies the per-caller limit and charges failed
 	// authentication to the client IP (nil: no limits).
 	Limiter *httpapi.RateLimiter
@@ -64,6 +67,9 @@ func Routes(d Deps, more ...func(g *echo.Group)) func(e *echo.Echo, _ *echo.Grou
 		g.RouteNotFound("/*", httpapi.MethodNotAllowedOrNotFound(e))
 		if d.Documents != nil {
 			(&documentHandlers{docs: d.Documents}).routes(g)
+		}
+		if d.Collections != nil {
+			(&collectionHandlers{collections: d.Collections}).routes(g)
 		}
 		for _, m := range more {
 			m(g)
