@@ -3,6 +3,8 @@ package httpapi
 import (
 	"time"
 
+	"github.com/vellum-sign/vellum/internal/account"
+
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
@@ -45,4 +47,37 @@ func (r *RateLimiter) Allow(c echo.Context, policy, bucket string, lim WindowLim
 		return nil
 	}
 	return r.l.allowRate(c, policy, bucket, redis_rate.Limit{Rate: lim.N, Burst: lim.N, Period: lim.Window})
+}
+
+// limiterKey is where New puts the API's limiter in each request's context,
+// for surfaces that authenticate on their own.
+const limiterKey = "vellum.limiter"
+
+// provide makes the limiter reachable from handlers (LimitKey).
+func (l *limiter) provide() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set(limiterKey, l)
+			return next(c)
+		}
+	}
+}
+
+// LimitKey spends one request of API key k's budget: the per-key limit
+// of /api/v1 (VELLUM_RATE_LIMIT_*), in the same bucket, so a key has one
+// budget on every surface. Refused, it returns the 429 problem (with
+// Retry-After), which the error handler renders in the surface's shape.
+func LimitKey(c echo.Context, k *account.Key) error {
+	l, _ := c.Get(limiterKey).(*limiter)
+	if l == nil {
+		return nil
+	}
+	return l.allow(c, "default", "key:"+k.ID, l.limits.PerKey)
+}
+
+// LimitFailedAuth charges a request whose credentials were missing or
+// wrong to its client IP's budget, as /api/v1 does, which slows guessing.
+func LimitFailedAuth(c echo.Context) error {
+	l, _ := c.Get(limiterKey).(*limiter)
+	return l.allowIP(c)
 }

@@ -93,6 +93,9 @@ func (h *handlers) op(role account.Role, next keyedHandler) echo.HandlerFunc {
 		httpapi.OperationID(c)
 		user, pass, ok := c.Request().BasicAuth()
 		if !ok || user == "" {
+			if err := httpapi.LimitFailedAuth(c); err != nil {
+				return err
+			}
 			c.Response().Header().Set("WWW-Authenticate", Realm)
 			return httpapi.NewProblem(http.StatusUnauthorized, "unauthorized",
 				"HTTP Basic authentication required: the API key's id and secret, or the secret and an empty password")
@@ -100,9 +103,16 @@ func (h *handlers) op(role account.Role, next keyedHandler) echo.HandlerFunc {
 		k, err := h.Accounts.AuthenticateBasic(c.Request().Context(), user, pass)
 		if err != nil {
 			if errors.Is(err, account.ErrInvalidKey) {
+				if err := httpapi.LimitFailedAuth(c); err != nil {
+					return err
+				}
 				c.Response().Header().Set("WWW-Authenticate", Realm)
 				return httpapi.NewProblem(http.StatusUnauthorized, "invalid_api_key", "the API key is invalid or has been revoked")
 			}
+			return err
+		}
+		// The key's budget is the one it has on /api/v1.
+		if err := httpapi.LimitKey(c, k); err != nil {
 			return err
 		}
 		if !k.HasRole(role) {
@@ -124,6 +134,13 @@ func (h *handlers) op(role account.Role, next keyedHandler) echo.HandlerFunc {
 func (h *handlers) public(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		httpapi.OperationID(c)
+		if _, _, basic := c.Request().BasicAuth(); basic {
+			// Exempt from the IP limit for its credentials, which
+			// nothing checks here: charge the IP now.
+			if err := httpapi.LimitFailedAuth(c); err != nil {
+				return err
+			}
+		}
 		return next(c)
 	}
 }
