@@ -113,6 +113,9 @@ func (s *Service) OpenInput(ctx context.Context, hash string, seq int) (io.ReadC
 	if err != nil {
 		return nil, err
 	}
+	if t.InputKey == "" {
+		return nil, ErrNotFound // fetched only when signed
+	}
 	rc, _, err := s.Blobs.Get(ctx, t.InputKey)
 	return rc, err
 }

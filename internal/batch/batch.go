@@ -150,6 +150,9 @@ type Options struct {
 	HashData  bool   `json:"hashData,omitempty"`
 	// Source is where the data is fetched from when it was not sent.
 	Source *Source `json:"source,omitempty"`
+	// Sealed holds the credentials among these options (secretOptions)
+	// sealed under the key-encryption key: never stored in the clear.
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
 // Watermark is a visible signature.

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -121,4 +122,66 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// secretOptions are the parts of a task's options that are credentials: a
+// custom timestamp server's user, password and headers, and the data source
+// of a task fetched when signed. They are kept sealed at rest (as the PIN
+// entry's grant is, by person.Service) and opened only by the signing.
+type secretOptions struct {
+	Timestamp *Timestamp `json:"timestamp,omitempty"`
+	Source    *Source    `json:"source,omitempty"`
+}
+
+// sealedOptions is what task options' secrets are sealed as.
+const sealedOptions = "batch-task-options"
+
+// encodeOptions is the stored form of task taskID's options: JSON with the
+// credentials sealed.
+func (s *Service) encodeOptions(taskID string, o Options) (string, error) {
+	var sec secretOptions
+	if t := o.Timestamp; t != nil && (t.Username != "" || t.Password != "" || len(t.Headers) > 0) {
+		sec.Timestamp = &Timestamp{Username: t.Username, Password: t.Password, Headers: t.Headers}
+		open := *t
+		open.Username, open.Password, open.Headers = "", "", nil
+		o.Timestamp = &open
+	}
+	sec.Source, o.Source = o.Source, nil
+	if sec.Timestamp != nil || sec.Source != nil {
+		raw, err := json.Marshal(sec)
+		if err != nil {
+			return "", err
+		}
+		defer clear(raw)
+		if o.Sealed, err = s.Persons.SealSecret(sealedOptions, taskID, raw); err != nil {
+			return "", fmt.Errorf("task %s options: %w", taskID, err)
+		}
+	}
+	b, err := json.Marshal(o)
+	return string(b), err
+}
+
+// decodeOptions reads task t's options with their credentials opened.
+func (s *Service) decodeOptions(t *Task) (*Options, error) {
+	var o Options
+	if err := json.Unmarshal([]byte(t.Options), &o); err != nil {
+		return nil, fmt.Errorf("task %s options: %w", t.ID, err)
+	}
+	if o.Sealed == nil {
+		return &o, nil
+	}
+	raw, err := s.Persons.OpenSecret(sealedOptions, t.ID, o.Sealed)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(raw)
+	var sec secretOptions
+	if err := json.Unmarshal(raw, &sec); err != nil {
+		return nil, fmt.Errorf("task %s options: %w", t.ID, err)
+	}
+	if sec.Timestamp != nil && o.Timestamp != nil {
+		o.Timestamp.Username, o.Timestamp.Password, o.Timestamp.Headers = sec.Timestamp.Username, sec.Timestamp.Password, sec.Timestamp.Headers
+	}
+	o.Source, o.Sealed = sec.Source, nil
+	return &o, nil
 }

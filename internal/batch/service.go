@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +39,9 @@ const TaskSign = "batch:sign"
 // behind it checks addresses at dial time.
 type Fetcher interface {
 	Fetch(ctx context.Context, src Source, w io.Writer) error
+	// Registered reports whether url is under a registered data source,
+	// without a request.
+	Registered(url string) bool
 }
 
 // Deps are what the service is built from.
@@ -173,6 +175,9 @@ type TaskInput struct {
 	DisplayName string
 	Data        []byte
 	Options     Options
+	// FetchWhenSigning (data.http.prefetch false) leaves Options.Source
+	// to be fetched by the worker when it signs, not now.
+	FetchWhenSigning bool
 	// Field prefixes field names in errors ("pdf[2].").
 	Field string
 }
@@ -282,19 +287,31 @@ func (s *Service) storeInput(ctx context.Context, b *Batch, in *TaskInput, now t
 		State: TaskNotReady, InputKey: "remsig/" + b.Hash + "/" + id + "/in", CreatedAt: now, UpdatedAt: now}
 	h := sha256.New()
 	var r io.Reader
-	if in.Data != nil {
+	switch {
+	case in.Data != nil:
 		r = bytes.NewReader(in.Data)
-	} else {
-		if s.Sources == nil {
-			return nil, validation.Errors{{Field: in.Field + "data.http.url", Reason: "must be a registered data source url (this deployment registers none)"}}
+	case s.Sources == nil:
+		return nil, validation.Errors{{Field: in.Field + "data.http.url", Reason: "must be a registered data source url (this deployment registers none)"}}
+	case in.FetchWhenSigning:
+		// Fetched by the worker: checked now, no request made; its
+		// credentials are kept sealed with the options until then.
+		if !s.Sources.Registered(in.Options.Source.URL) {
+			return nil, validation.Errors{{Field: in.Field + "data.http.url", Reason: "must be a registered data source url"}}
 		}
+		t.InputKey = ""
+		var err error
+		if t.Options, err = s.encodeOptions(t.ID, in.Options); err != nil {
+			return nil, err
+		}
+		return t, nil
+	default:
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(s.Sources.Fetch(ctx, *in.Options.Source, pw)) }()
 		r = pr
 		defer pr.Close()
 	}
 	var head bytes.Buffer
-	obj, err := s.Blobs.Put(ctx, t.InputKey, io.TeeReader(io.TeeReader(r, h), &limitedBuffer{b: &head, n: 1024}), "application/octet-stream")
+	obj, err := s.Blobs.Put(ctx, t.InputKey, io.TeeReader(io.TeeReader(r, h), &limitedBuffer{b: &head, n: pdfHeadLen}), "application/octet-stream")
 	if err != nil {
 		var fe validation.Errors
 		if errors.As(err, &fe) {
@@ -305,7 +322,7 @@ func (s *Service) storeInput(ctx context.Context, b *Batch, in *TaskInput, now t
 		}
 		return nil, fmt.Errorf("store task data: %w", err)
 	}
-	if in.Kind == KindPDF && !bytes.Contains(head.Bytes(), []byte("%PDF-")) {
+	if in.Kind == KindPDF && !isPDFHead(head.Bytes()) {
 		_ = s.Blobs.Delete(context.WithoutCancel(ctx), t.InputKey)
 		field := in.Field + "data.bytes"
 		if in.Data == nil {
@@ -314,15 +331,21 @@ func (s *Service) storeInput(ctx context.Context, b *Batch, in *TaskInput, now t
 		return nil, validation.Errors{{Field: field, Reason: "must be a PDF document (no %PDF- header in its first 1024 bytes)"}}
 	}
 	in.Options.Source = nil // fetched: its credentials are not kept
-	opts, err := json.Marshal(in.Options)
-	if err != nil {
+	if t.Options, err = s.encodeOptions(t.ID, in.Options); err != nil {
 		return nil, err
 	}
-	t.Options = string(opts)
 	t.InputSize = obj.Size
 	t.InputSHA256 = hex.EncodeToString(h.Sum(nil))
 	return t, nil
 }
+
+// pdfHeadLen is how far into a file its %PDF- header may be, as readers
+// tolerate leading junk.
+const pdfHeadLen = 1024
+
+// isPDFHead reports whether the first pdfHeadLen bytes of a file hold a
+// PDF header.
+func isPDFHead(head []byte) bool { return bytes.Contains(head, []byte("%PDF-")) }
 
 // limitedBuffer keeps the first n bytes written to it.
 type limitedBuffer struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/validation"
 	"github.com/vellum-sign/vellum/pkg/cms"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
@@ -127,9 +128,9 @@ func (s *Service) finishTask(ctx context.Context, t *Task, outKey string, size i
 
 // sign makes task t's output under outKey and returns its size.
 func (s *Service) sign(ctx context.Context, b *Batch, t *Task, outKey string) (int64, error) {
-	var opts Options
-	if err := json.Unmarshal([]byte(t.Options), &opts); err != nil {
-		return 0, &signingError{fmt.Errorf("task options: %w", err)}
+	opts, err := s.decodeOptions(t)
+	if err != nil {
+		return 0, &signingError{err}
 	}
 	if b.GrantSealed == nil || b.GrantExpiresAt == nil {
 		return 0, &signingError{errors.New("the batch has no PIN authorisation")}
@@ -139,11 +140,6 @@ func (s *Service) sign(ctx context.Context, b *Batch, t *Task, outKey string) (i
 	if err != nil {
 		return 0, &signingError{err}
 	}
-	in, obj, err := s.Blobs.Get(ctx, t.InputKey)
-	if err != nil {
-		return 0, fmt.Errorf("read task %s: %w", t.ID, err)
-	}
-	defer in.Close()
 	// Inputs are staged in a temporary file: PAdES reads at offsets, and
 	// no task is held in memory whole.
 	tmp, err := os.CreateTemp("", "vellum-task-*")
@@ -152,18 +148,19 @@ func (s *Service) sign(ctx context.Context, b *Batch, t *Task, outKey string) (i
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if _, err := io.Copy(tmp, in); err != nil {
-		return 0, fmt.Errorf("stage task %s: %w", t.ID, err)
+	size, err := s.stageInput(ctx, t, opts, tmp)
+	if err != nil {
+		return 0, err
 	}
 	chain := append([]*x509.Certificate{key.X509}, s.chainOf(key.X509)...)
 	var out bytes.Buffer
 	switch t.Kind {
 	case KindPDF:
-		err = s.signPDF(ctx, tmp, obj.Size, &out, key, chain, &opts, t)
+		err = s.signPDF(ctx, tmp, size, &out, key, chain, opts, t)
 	case KindPKCS7:
-		err = s.signPKCS7(ctx, tmp, &out, key, chain, &opts)
+		err = s.signPKCS7(ctx, tmp, &out, key, chain, opts)
 	case KindPKCS1:
-		err = signPKCS1(tmp, &out, key, &opts)
+		err = signPKCS1(tmp, &out, key, opts)
 	default:
 		err = &signingError{fmt.Errorf("unknown task kind %q", t.Kind)}
 	}
@@ -175,6 +172,56 @@ func (s *Service) sign(ctx context.Context, b *Batch, t *Task, outKey string) (i
 		return 0, fmt.Errorf("store signed task %s: %w", t.ID, err)
 	}
 	return o.Size, nil
+}
+
+// stageInput writes task t's data to tmp and returns its size: the stored
+// input, or for a task whose data.http asked for no prefetch, the document
+// fetched now from its source (a refused URL ends the task in ERROR; a
+// source that fails is retried as any other outage).
+func (s *Service) stageInput(ctx context.Context, t *Task, opts *Options, tmp *os.File) (int64, error) {
+	if t.InputKey != "" {
+		in, _, err := s.Blobs.Get(ctx, t.InputKey)
+		if err != nil {
+			return 0, fmt.Errorf("read task %s: %w", t.ID, err)
+		}
+		defer in.Close()
+		n, err := io.Copy(tmp, in)
+		if err != nil {
+			return 0, fmt.Errorf("stage task %s: %w", t.ID, err)
+		}
+		return n, nil
+	}
+	if opts.Source == nil || s.Sources == nil {
+		return 0, &signingError{errors.New("the task's data source is not available on this deployment")}
+	}
+	cw := &countingWriter{w: tmp}
+	if err := s.Sources.Fetch(ctx, *opts.Source, cw); err != nil {
+		var fe validation.Errors
+		if errors.As(err, &fe) {
+			return 0, &signingError{fmt.Errorf("%w: %v", ErrDataSource, err)}
+		}
+		return 0, fmt.Errorf("fetch task %s: %w", t.ID, err)
+	}
+	if t.Kind == KindPDF {
+		head := make([]byte, pdfHeadLen)
+		n, _ := tmp.ReadAt(head, 0)
+		if !isPDFHead(head[:n]) {
+			return 0, &signingError{fmt.Errorf("%w: the document fetched is not a PDF (no %%PDF- header in its first %d bytes)", ErrDataSource, pdfHeadLen)}
+		}
+	}
+	return cw.n, nil
+}
+
+// countingWriter counts what passes through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 var contentTypes = map[Kind]string{KindPDF: "application/pdf", KindPKCS7: "application/pkcs7-signature", KindPKCS1: "application/octet-stream"}

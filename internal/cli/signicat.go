@@ -4,7 +4,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vellum-sign/vellum/internal/collection"
-	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/signicat"
 )
 
@@ -15,7 +14,6 @@ func (a *app) signicatRoutes() func(e *echo.Echo, api *echo.Group) {
 		Accounts:        a.accounts,
 		Documents:       a.docs,
 		Collections:     collection.NewService(a.db, a.docs),
-		Limiter:         httpapi.NewAPIRateLimiter(a.redis, a.rateLimits()),
 		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20,
 	})
 }

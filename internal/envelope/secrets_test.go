@@ -3,7 +3,6 @@ package envelope_test
 import (
 	"context"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -46,9 +45,9 @@ func TestSecrets_EventPayloadsCarryNoLiveSigningLinks(t *testing.T) {
 			t.Errorf("stored event payload carries a signing link: %.300s", p)
 		}
 	}
-	out, err := exec.Command("pg_dump", "--data-only", "--dbname", h.pg.URL).Output()
+	out, err := h.pg.Dump()
 	if err != nil {
-		t.Fatalf("pg_dump: %v", err)
+		t.Fatal(err)
 	}
 	if !strings.Contains(string(out), id) {
 		t.Fatal("the dump does not hold the envelope: it proves nothing")

@@ -50,30 +50,6 @@ func (r *RateLimiter) Allow(c echo.Context, policy, bucket string, lim WindowLim
 	return r.l.allowRate(c, policy, bucket, redis_rate.Limit{Rate: lim.N, Burst: lim.N, Period: lim.Window})
 }
 
-// NewAPIRateLimiter returns a limiter that also applies the native API's
-// per-key and per-IP limits, for a surface with its own authentication
-// (AllowCaller, AllowIP).
-func NewAPIRateLimiter(rdb redis.UniversalClient, limits RateLimits) *RateLimiter {
-	return &RateLimiter{l: newLimiter(rdb, limits)}
-}
-
-// AllowCaller spends one request of an authenticated caller's budget, the
-// per-key limit every /api/v1 request is under.
-func (r *RateLimiter) AllowCaller(c echo.Context, callerID string) error {
-	return r.l.allow(c, "default", "key:"+callerID, r.limitsOrZero().PerKey)
-}
-
-// AllowIP spends one request of the client IP's budget: what failed
-// authentication is charged to, which slows down credential guessing.
-func (r *RateLimiter) AllowIP(c echo.Context) error { return r.l.allowIP(c) }
-
-func (r *RateLimiter) limitsOrZero() RateLimits {
-	if r.l == nil {
-		return RateLimits{}
-	}
-	return r.l.limits
-}
-
 // CapBody bounds every request body under a surface's group, as the
 // native API's body cap does.
 func CapBody(n int64) echo.MiddlewareFunc { return capBody(n) }
@@ -92,3 +68,37 @@ func ToListResponse[I, T any](q listing.Query, page listing.Page[I], convert fun
 // MethodNotAllowedOrNotFound is the catch-all of a surface's group: 405 with
 // Allow when another method is routed at the path, else 404.
 func MethodNotAllowedOrNotFound(e *echo.Echo) echo.HandlerFunc { return methodNotAllowedOrNotFound(e) }
+
+// limiterKey is where New puts the API's limiter in each request's context,
+// for surfaces that authenticate on their own.
+const limiterKey = "vellum.limiter"
+
+// provide makes the limiter reachable from handlers (LimitKey).
+func (l *limiter) provide() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set(limiterKey, l)
+			return next(c)
+		}
+	}
+}
+
+// LimitCaller spends one request of an authenticated caller's budget (an
+// API key's or an OAuth client's id): the per-key limit of /api/v1
+// (VELLUM_RATE_LIMIT_*), in the same bucket, so a caller has one budget on
+// every surface. Refused, it returns the 429 problem (with Retry-After),
+// which the error handler renders in the surface's shape.
+func LimitCaller(c echo.Context, callerID string) error {
+	l, _ := c.Get(limiterKey).(*limiter)
+	if l == nil {
+		return nil
+	}
+	return l.allow(c, "default", "key:"+callerID, l.limits.PerKey)
+}
+
+// LimitFailedAuth charges a request whose credentials were missing or
+// wrong to its client IP's budget, as /api/v1 does, which slows guessing.
+func LimitFailedAuth(c echo.Context) error {
+	l, _ := c.Get(limiterKey).(*limiter)
+	return l.allowIP(c)
+}

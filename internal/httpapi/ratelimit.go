@@ -150,6 +150,23 @@ func exemptFromIPLimit(r *http.Request) bool {
 		// Limited per caller once authenticated (Signicat's /sign/ group
 		// too), and charged to the IP when authentication fails.
 		return r.Header.Get("Authorization") != ""
+	case basicAuthSurface(p):
+		// RemSig's operations authenticate with HTTP Basic: limited per
+		// key once authenticated, failures charged to the IP
+		// (LimitKey, LimitFailedAuth).
+		_, _, basic := r.BasicAuth()
+		return basic
+	}
+	return false
+}
+
+// basicAuthSurface reports whether p is under RemSig's API, whose
+// operations authenticate with HTTP Basic.
+func basicAuthSurface(p string) bool {
+	for _, prefix := range []string{"/api/certificate/", "/api/sign/", "/api/batch/", "/api/timestamp/", "/api/manage/"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
 	}
 	return false
 }

@@ -82,7 +82,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.Use(requestContext(d.Log))
 	e.Use(newHTTPMetrics(d.Registry).middleware())
 	e.Use(bodyDeadline, refuseBadStrings)
-	e.Use(lim.ipRateLimit())
+	e.Use(lim.ipRateLimit(), lim.provide())
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})

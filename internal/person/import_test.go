@@ -259,9 +259,9 @@ func TestKeys_AbsentFromTheDatabaseDump(t *testing.T) {
 	if _, err := f.svc.Unlock(ctx, f.scope, ic.ID, "imported-pin-9753"); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("pg_dump", "--data-only", "--inserts", env.pg.URL).Output()
+	out, err := env.pg.Dump()
 	if err != nil {
-		t.Fatalf("pg_dump (apt-get install postgresql-client): %v", err)
+		t.Fatal(err)
 	}
 	if !bytes.Contains(out, []byte(issued.ID)) {
 		t.Fatal("the dump does not contain the certificate: the test would prove nothing")

@@ -472,6 +472,33 @@ func (s *Service) Authorize(ctx context.Context, scope account.Scope, certID, pi
 	return g, nil
 }
 
+// SealSecret seals a secret that pending work must keep until it runs (a
+// signing task's timestamp server password, its data source's credentials)
+// under the key-encryption key that seals grants, bound to what and id so
+// the sealed value cannot be moved to another row. Nothing else can open it.
+func (s *Service) SealSecret(what, id string, plaintext []byte) ([]byte, error) {
+	if s.keys == nil {
+		return nil, ErrKeysUnavailable
+	}
+	out, err := s.keys.KEK.Seal(plaintext, ad("secret/"+what, id))
+	if err != nil {
+		return nil, fmt.Errorf("seal %s of %s: %w", what, id, err)
+	}
+	return out, nil
+}
+
+// OpenSecret opens what SealSecret sealed for the same what and id.
+func (s *Service) OpenSecret(what, id string, sealed []byte) ([]byte, error) {
+	if s.keys == nil {
+		return nil, ErrKeysUnavailable
+	}
+	out, err := s.keys.KEK.Open(sealed, ad("secret/"+what, id))
+	if err != nil {
+		return nil, fmt.Errorf("open %s of %s: %w", what, id, err)
+	}
+	return out, nil
+}
+
 // ErrGrantExpired means a Grant's time is up; the person must enter the
 // PIN again.
 var ErrGrantExpired = errors.New("the authorisation to use the key has expired")

@@ -91,6 +91,9 @@ type message struct{ Heading, Body, Class string }
 type taskView struct {
 	Label, Kind, SHA256, Preview string
 	Size                         int64
+	// Later: the document is fetched from its source when signed
+	// (data.http.prefetch false), so it has no size or hash yet.
+	Later bool
 }
 
 type certView struct{ Subject, Issuer, NotAfter string }
@@ -136,7 +139,10 @@ func (h *Handler) view(c echo.Context, hash string) (pageData, *batch.Batch, err
 		if t.DisplayName != "" {
 			v.Label = t.DisplayName
 		}
-		if t.Kind == batch.KindPDF {
+		switch {
+		case t.InputKey == "":
+			v.Later = true
+		case t.Kind == batch.KindPDF:
 			v.Preview = "/pin/" + hash + "/preview/" + strconv.Itoa(t.Seq)
 		}
 		d.Tasks = append(d.Tasks, v)

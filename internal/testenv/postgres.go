@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os/exec"
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/db"
@@ -75,4 +76,15 @@ func (p *Postgres) Close() {
 	defer cancel()
 	_ = p.admin.Conn(ctx).Exec("DROP DATABASE IF EXISTS " + p.Name + " WITH (FORCE)").Error
 	_ = p.admin.Close()
+}
+
+// Dump is every row of the database as `pg_dump --data-only --inserts`
+// writes it: what a stolen backup holds, for tests that look for secrets
+// at rest.
+func (p *Postgres) Dump() ([]byte, error) {
+	out, err := exec.Command("pg_dump", "--data-only", "--inserts", "--dbname", p.URL).Output()
+	if err != nil {
+		return nil, fmt.Errorf("pg_dump (Debian package postgresql-client): %w", err)
+	}
+	return out, nil
 }

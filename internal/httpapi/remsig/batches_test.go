@@ -38,6 +38,36 @@ func signAll(t *testing.T, hash string) {
 	}
 }
 
+// download fetches batch hash's zip and returns its files by name.
+func download(t *testing.T, tn *tenant, hash string) map[string][]byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, env.server.URL+"/api/batch/"+hash+"/download", nil)
+	req.SetBasicAuth(tn.key.ID, tn.secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Disposition") != "attachment;filename="+hash+".zip" || resp.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("download: %d %v %.200s", resp.StatusCode, resp.Header, body)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		files[f.Name], _ = io.ReadAll(rc)
+		rc.Close()
+	}
+	return files
+}
+
+// b64 is standard base64.
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
 func testPDF(t *testing.T) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../../../test/fixtures/test.pdf")
@@ -126,27 +156,7 @@ func TestBatch_CreateAddCloseAuthorizeSignDownload(t *testing.T) {
 		t.Fatalf("after signing: %s", r.raw)
 	}
 
-	req, _ := http.NewRequest(http.MethodGet, env.server.URL+"/api/batch/"+hash+"/download", nil)
-	req.SetBasicAuth(tn.key.ID, tn.secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.Header.Get("Content-Disposition") != "attachment;filename="+hash+".zip" || resp.Header.Get("Content-Type") != "application/zip" {
-		t.Fatalf("download headers: %v", resp.Header)
-	}
-	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		rc, _ := f.Open()
-		files[f.Name], _ = io.ReadAll(rc)
-		rc.Close()
-	}
+	files := download(t, tn, hash)
 	for _, name := range []string{"sample.pdf", "second.pdf", "attached.p7m", "detached.pem", "raw.sig"} {
 		if len(files[name]) == 0 {
 			t.Fatalf("zip lacks %s: has %v", name, len(files))

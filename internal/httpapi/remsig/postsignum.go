@@ -20,9 +20,9 @@ import (
 func (h *handlers) postSignumRoutes(e *echo.Echo) {
 	const base = "/api/manage/certificate/postsignum/request/"
 	e.POST(base+"create", h.op(account.RoleUser, h.createPSRequest))
-	e.GET(base, h.op(account.RoleUser, h.listPSRequests))
-	e.GET(base+":id", h.op(account.RoleUser, h.psRequest(h.getPSRequest)))
-	e.GET(base+":id/state", h.op(account.RoleUser, h.psRequest(h.psRequestState)))
+	e.GET(base, h.op(account.RoleUser, h.listPSRequests), etag)
+	e.GET(base+":id", h.op(account.RoleUser, h.psRequest(h.getPSRequest)), etag)
+	e.GET(base+":id/state", h.op(account.RoleUser, h.psRequest(h.psRequestState)), etag)
 	e.POST(base+":id/approve", h.op(account.RoleUser, h.psRequest(h.approvePSRequest)))
 	e.POST(base+":id/deny", h.op(account.RoleUser, h.psRequest(h.denyPSRequest)))
 	e.PATCH(base+":id", h.op(account.RoleManager, h.psRequest(h.patchPSRequest)))

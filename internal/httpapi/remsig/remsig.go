@@ -54,8 +54,8 @@ func Routes(d Deps) func(e *echo.Echo, _ *echo.Group) {
 	}
 	h := &handlers{Deps: d}
 	return func(e *echo.Echo, _ *echo.Group) {
-		e.GET("/api/certificate/", h.op(account.RoleUser, h.listCertificates))
-		e.GET("/api/certificate/latest-valid", h.op(account.RoleUser, h.latestValid))
+		e.GET("/api/certificate/", h.op(account.RoleUser, h.listCertificates), etag)
+		e.GET("/api/certificate/latest-valid", h.op(account.RoleUser, h.latestValid), etag)
 		e.POST("/api/sign/pdf", h.op(account.RoleUser, h.signPDF))
 		e.POST("/api/sign/pkcs7", h.op(account.RoleUser, h.signPKCS7))
 		e.POST("/api/batch/create", h.op(account.RoleUser, h.createBatch))
@@ -64,15 +64,15 @@ func Routes(d Deps) func(e *echo.Echo, _ *echo.Group) {
 		e.POST("/api/batch/:hash/add/pkcs1", h.op(account.RoleUser, h.addPKCS1))
 		e.POST("/api/batch/:hash/add", h.op(account.RoleUser, h.addMany))
 		e.POST("/api/batch/:hash/close", h.op(account.RoleUser, h.closeBatch))
-		e.GET("/api/batch/", h.op(account.RoleUser, h.listBatches))
-		e.GET("/api/batch/:hash", h.op(account.RoleUser, h.getBatch))
-		e.GET("/api/batch/:hash/state", h.op(account.RoleUser, h.batchState))
-		e.GET("/api/batch/:hash/tasks", h.op(account.RoleUser, h.batchTasks))
+		e.GET("/api/batch/", h.op(account.RoleUser, h.listBatches), etag)
+		e.GET("/api/batch/:hash", h.op(account.RoleUser, h.getBatch), etag)
+		e.GET("/api/batch/:hash/state", h.op(account.RoleUser, h.batchState), etag)
+		e.GET("/api/batch/:hash/tasks", h.op(account.RoleUser, h.batchTasks), etag)
 		e.GET("/api/batch/:hash/download", h.op(account.RoleUser, h.download))
 		e.DELETE("/api/batch/:hash", h.op(account.RoleUser, h.deleteBatch))
-		e.GET("/api/sign/validate/pdf/codes", h.public(h.validateCodes))
+		e.GET("/api/sign/validate/pdf/codes", h.public(h.validateCodes), etag)
 		e.POST("/api/sign/validate/pdf", h.op(account.RoleUser, h.validatePDF))
-		e.GET("/api/timestamp/servers", h.op(account.RoleUser, h.timestampServers))
+		e.GET("/api/timestamp/servers", h.op(account.RoleUser, h.timestampServers), etag)
 		e.POST("/api/timestamp/relay/:serverName", h.op(account.RoleSigner, h.relay))
 		e.POST("/api/manage/certificate/enable", h.op(account.RoleManager, h.setDisabled(false)))
 		e.POST("/api/manage/certificate/disable", h.op(account.RoleManager, h.setDisabled(true)))
@@ -93,6 +93,9 @@ func (h *handlers) op(role account.Role, next keyedHandler) echo.HandlerFunc {
 		httpapi.OperationID(c)
 		user, pass, ok := c.Request().BasicAuth()
 		if !ok || user == "" {
+			if err := httpapi.LimitFailedAuth(c); err != nil {
+				return err
+			}
 			c.Response().Header().Set("WWW-Authenticate", Realm)
 			return httpapi.NewProblem(http.StatusUnauthorized, "unauthorized",
 				"HTTP Basic authentication required: the API key's id and secret, or the secret and an empty password")
@@ -100,9 +103,16 @@ func (h *handlers) op(role account.Role, next keyedHandler) echo.HandlerFunc {
 		k, err := h.Accounts.AuthenticateBasic(c.Request().Context(), user, pass)
 		if err != nil {
 			if errors.Is(err, account.ErrInvalidKey) {
+				if err := httpapi.LimitFailedAuth(c); err != nil {
+					return err
+				}
 				c.Response().Header().Set("WWW-Authenticate", Realm)
 				return httpapi.NewProblem(http.StatusUnauthorized, "invalid_api_key", "the API key is invalid or has been revoked")
 			}
+			return err
+		}
+		// The key's budget is the one it has on /api/v1.
+		if err := httpapi.LimitCaller(c, k.ID); err != nil {
 			return err
 		}
 		if !k.HasRole(role) {
@@ -124,6 +134,13 @@ func (h *handlers) op(role account.Role, next keyedHandler) echo.HandlerFunc {
 func (h *handlers) public(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		httpapi.OperationID(c)
+		if _, _, basic := c.Request().BasicAuth(); basic {
+			// Exempt from the IP limit for its credentials, which
+			// nothing checks here: charge the IP now.
+			if err := httpapi.LimitFailedAuth(c); err != nil {
+				return err
+			}
+		}
 		return next(c)
 	}
 }

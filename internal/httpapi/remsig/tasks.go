@@ -151,6 +151,9 @@ func (f *fieldErrs) toTaskInput(kind batch.Kind, c taskCommon, deprecated *strin
 				src.Username, src.Password = str(h.Authentication.Basic.Username), str(h.Authentication.Basic.Password)
 			}
 			in.Options.Source = src
+			// RemSig: prefetch false means the document is loaded by
+			// the signing, not when the request arrives.
+			in.FetchWhenSigning = h.Prefetch != nil && !*h.Prefetch
 		}
 	}
 	return in

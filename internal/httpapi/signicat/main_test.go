@@ -86,7 +86,7 @@ func run(m *testing.M) int {
 		Mount: []func(*echo.Echo, *echo.Group){
 			httpapi.KeyRoutes(env.accounts), httpapi.OAuthClientRoutes(env.accounts),
 			signicat.Routes(signicat.Deps{Accounts: env.accounts, Documents: env.docs,
-				Collections: collection.NewService(env.svc.PG.DB, env.docs), Limiter: httpapi.NewAPIRateLimiter(env.svc.Redis.Client, limits)}),
+				Collections: collection.NewService(env.svc.PG.DB, env.docs)}),
 		},
 	})
 	if err != nil {

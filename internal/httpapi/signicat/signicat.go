@@ -37,9 +37,6 @@ type Deps struct {
 	Documents *document.Service
 	// Collections serves /sign/document-collections (nil: not served).
 	Collections *collection.Service
-	// Limiter applies the per-caller limit and charges failed
-	// authentication to the client IP (nil: no limits).
-	Limiter *httpapi.RateLimiter
 	// MaxRequestBytes caps a request body (default 51 MiB).
 	MaxRequestBytes int64
 	// Now is the clock (default time.Now).
@@ -56,13 +53,10 @@ func Routes(d Deps, more ...func(g *echo.Group)) func(e *echo.Echo, _ *echo.Grou
 	if d.MaxRequestBytes <= 0 {
 		d.MaxRequestBytes = 51 << 20
 	}
-	if d.Limiter == nil {
-		d.Limiter = httpapi.NewRateLimiter(nil)
-	}
 	return func(e *echo.Echo, _ *echo.Group) {
-		t := &tokenHandler{accounts: d.Accounts, limiter: d.Limiter}
+		t := &tokenHandler{accounts: d.Accounts}
 		e.POST(TokenPath, t.token)
-		g := e.Group(BasePath, Authenticate(d.Accounts, d.Limiter), httpapi.CapBody(d.MaxRequestBytes))
+		g := e.Group(BasePath, Authenticate(d.Accounts), httpapi.CapBody(d.MaxRequestBytes))
 		g.RouteNotFound("", httpapi.MethodNotAllowedOrNotFound(e))
 		g.RouteNotFound("/*", httpapi.MethodNotAllowedOrNotFound(e))
 		if d.Documents != nil {
@@ -104,14 +98,14 @@ func ScopeOf(c echo.Context) account.Scope { return CallerOf(c).Scope }
 // with an access token from the token endpoint or an API key (sk_…), read
 // from the database on every request so revocation is immediate. Failed
 // attempts are charged to the client IP; authenticated ones to the caller.
-func Authenticate(accounts *account.Service, lim *httpapi.RateLimiter) echo.MiddlewareFunc {
+func Authenticate(accounts *account.Service) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
 			scheme, cred, found := strings.Cut(c.Request().Header.Get("Authorization"), " ")
 			cred = strings.TrimSpace(cred)
 			if !found || !strings.EqualFold(scheme, "Bearer") || cred == "" {
-				if err := lim.AllowIP(c); err != nil {
+				if err := httpapi.LimitFailedAuth(c); err != nil {
 					return err
 				}
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="vellum"`)
@@ -132,7 +126,7 @@ func Authenticate(accounts *account.Service, lim *httpapi.RateLimiter) echo.Midd
 				}
 			}
 			if errors.Is(err, account.ErrInvalidToken) || errors.Is(err, account.ErrInvalidKey) {
-				if err := lim.AllowIP(c); err != nil {
+				if err := httpapi.LimitFailedAuth(c); err != nil {
 					return err
 				}
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="vellum", error="invalid_token"`)
@@ -142,7 +136,7 @@ func Authenticate(accounts *account.Service, lim *httpapi.RateLimiter) echo.Midd
 			if err != nil {
 				return err
 			}
-			if err := lim.AllowCaller(c, who.ID); err != nil {
+			if err := httpapi.LimitCaller(c, who.ID); err != nil {
 				return err
 			}
 			httpapi.Logger(ctx).Debug("signicat caller", "account_id", who.Scope.AccountID, "caller_id", who.ID)

@@ -28,7 +28,6 @@ const maxTokenForm = 8 << 10
 
 type tokenHandler struct {
 	accounts *account.Service
-	limiter  *httpapi.RateLimiter
 }
 
 // tokenResponse is RFC 6749 §5.1's successful response.
@@ -107,7 +106,7 @@ func (h *tokenHandler) token(c echo.Context) error {
 		}
 		id, secret = uid, upw
 	} else if id == "" || secret == "" {
-		if err := h.limiter.AllowIP(c); err != nil {
+		if err := httpapi.LimitFailedAuth(c); err != nil {
 			return err
 		}
 		return h.fail(c, http.StatusUnauthorized, "invalid_client",
@@ -127,7 +126,7 @@ func (h *tokenHandler) token(c echo.Context) error {
 
 	cl, err := h.accounts.AuthenticateClient(r.Context(), id, secret)
 	if errors.Is(err, account.ErrInvalidClient) {
-		if err := h.limiter.AllowIP(c); err != nil {
+		if err := httpapi.LimitFailedAuth(c); err != nil {
 			return err
 		}
 		return h.fail(c, http.StatusUnauthorized, "invalid_client", "unknown client, wrong secret or revoked client")
