@@ -43,7 +43,7 @@ func (s *Service) ApplySignature(ctx context.Context, envelopeID, recipientID st
 	var issuedSerial string
 	var cred *credential
 	for attempt := 0; attempt < maxApplyAttempts; attempt++ {
-		env, err := s.read(ctx, envelopeID)
+		env, err := s.store.readEnvelope(ctx, envelopeID)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func (s *Service) ApplySignature(ctx context.Context, envelopeID, recipientID st
 			}
 		}
 		err = commit(ctx, func(ctx context.Context) error {
-			env, err := s.lockByID(ctx, envelopeID)
+			env, err := s.store.lockEnvelope(ctx, envelopeID)
 			if err != nil {
 				return err
 			}
@@ -80,8 +80,8 @@ func (s *Service) ApplySignature(ctx context.Context, envelopeID, recipientID st
 			now := s.now()
 			r.AppliedAt = &now
 			r.CertificateSerial = issuedSerial
-			if err := s.DB.Conn(ctx).Model(r).Updates(map[string]any{"applied_at": now, "certificate_serial": issuedSerial}).Error; err != nil {
-				return fmt.Errorf("mark signature of %s applied: %w", r.ID, err)
+			if err := s.store.markApplied(ctx, r, now, issuedSerial); err != nil {
+				return err
 			}
 			details := map[string]string{"role": string(r.Role)}
 			if issuedSerial != "" {
@@ -94,7 +94,7 @@ func (s *Service) ApplySignature(ctx context.Context, envelopeID, recipientID st
 				return err
 			}
 			env.UpdatedAt = now
-			if err := s.save(ctx, env); err != nil {
+			if err := s.store.saveEnvelope(ctx, env); err != nil {
 				return err
 			}
 			if env.CurrentOrder == 0 { // every signer and approver is done
@@ -127,14 +127,9 @@ func (s *Service) advanceDocuments(ctx context.Context, env *Envelope, revs []re
 		if err := s.settle(ctx, rv.key); err != nil {
 			return err
 		}
-		res := s.DB.Conn(ctx).Model(&Document{}).
-			Where("envelope_id = ? AND document_id = ? AND revision = ?", env.ID, rv.documentID, rv.base).
-			Updates(map[string]any{"current_blob_key": rv.key, "current_sha256": rv.sha256,
-				"current_size": rv.size, "revision": rv.base + 1})
-		if res.Error != nil {
-			return fmt.Errorf("advance document %s: %w", rv.documentID, res.Error)
-		}
-		if res.RowsAffected != 1 {
+		if advanced, err := s.store.advanceDocument(ctx, env.ID, rv); err != nil {
+			return err
+		} else if !advanced {
 			return errConflict
 		}
 		for i := range env.Documents {
@@ -144,18 +139,6 @@ func (s *Service) advanceDocuments(ctx context.Context, env *Envelope, revs []re
 		}
 	}
 	return nil
-}
-
-// read loads an envelope by id without locking (task preparation).
-func (s *Service) read(ctx context.Context, id string) (*Envelope, error) {
-	var env Envelope
-	if err := s.DB.Conn(ctx).Where("id = ?", id).Take(&env).Error; err != nil {
-		return nil, fmt.Errorf("read envelope %s: %w", id, err)
-	}
-	if err := s.load(ctx, &env); err != nil {
-		return nil, err
-	}
-	return &env, nil
 }
 
 // signDocuments signs each document's current revision for r at PAdES
@@ -306,7 +289,7 @@ func (s *Service) dropRevisions(ctx context.Context, revs []revisionFile) {
 			s.Log.Warn("delete unused revision", "key", rv.key, "err", err)
 			continue
 		}
-		if err := s.DB.Conn(ctx).Where("blob_key = ?", rv.key).Delete(&pendingBlob{}).Error; err != nil {
+		if _, err := s.store.claimPending(ctx, rv.key); err != nil {
 			s.Log.Warn("forget unused revision", "key", rv.key, "err", err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
-	"github.com/vellum-sign/vellum/internal/audit"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/ident"
 	"github.com/vellum-sign/vellum/pkg/pades"
@@ -88,10 +87,7 @@ func (s *Service) Create(ctx context.Context, scope account.Scope, actor Actor, 
 		if err := s.assign(ctx, env, &in); err != nil {
 			return err
 		}
-		if err := s.DB.Conn(ctx).Create(env).Error; err != nil {
-			return fmt.Errorf("create envelope: %w", err)
-		}
-		if err := s.insertChildren(ctx, env); err != nil {
+		if err := s.store.insertEnvelope(ctx, env); err != nil {
 			return err
 		}
 		return s.record(ctx, env, "envelope.created", actor, "", nil)
@@ -157,36 +153,6 @@ func (s *Service) assign(ctx context.Context, env *Envelope, in *Input) error {
 	return nil
 }
 
-func (s *Service) insertChildren(ctx context.Context, env *Envelope) error {
-	c := s.DB.Conn(ctx)
-	if len(env.Documents) > 0 {
-		if err := c.Create(&env.Documents).Error; err != nil {
-			return fmt.Errorf("store envelope documents: %w", err)
-		}
-	}
-	if len(env.Recipients) > 0 {
-		if err := c.Create(&env.Recipients).Error; err != nil {
-			return fmt.Errorf("store recipients: %w", err)
-		}
-	}
-	if len(env.Fields) > 0 {
-		if err := c.Create(&env.Fields).Error; err != nil {
-			return fmt.Errorf("store fields: %w", err)
-		}
-	}
-	return nil
-}
-
-func (s *Service) deleteChildren(ctx context.Context, envID string) error {
-	c := s.DB.Conn(ctx)
-	for _, m := range []any{&Field{}, &Session{}, &Recipient{}, &Document{}} {
-		if err := c.Where("envelope_id = ?", envID).Delete(m).Error; err != nil {
-			return fmt.Errorf("delete children of %s: %w", envID, err)
-		}
-	}
-	return nil
-}
-
 // inputOf rebuilds the input an envelope was made from, for PATCH.
 func inputOf(env *Envelope) Input {
 	in := Input{
@@ -220,7 +186,7 @@ func (s *Service) Update(ctx context.Context, scope account.Scope, actor Actor, 
 	var env *Envelope
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
 		var err error
-		if env, err = s.get(ctx, scope, id, true); err != nil {
+		if env, err = s.store.envelope(ctx, scope, id, true); err != nil {
 			return err
 		}
 		if pre != nil && !pre(env.Version) {
@@ -240,7 +206,7 @@ func (s *Service) Update(ctx context.Context, scope account.Scope, actor Actor, 
 			return verrs
 		}
 		if p.DocumentIDs != nil || p.Recipients != nil {
-			if err := s.deleteChildren(ctx, env.ID); err != nil {
+			if err := s.store.deleteParts(ctx, env.ID); err != nil {
 				return err
 			}
 		}
@@ -248,15 +214,15 @@ func (s *Service) Update(ctx context.Context, scope account.Scope, actor Actor, 
 			return err
 		}
 		if p.DocumentIDs != nil || p.Recipients != nil {
-			if err := s.insertChildren(ctx, env); err != nil {
+			if err := s.store.insertParts(ctx, env); err != nil {
 				return err
 			}
-		} else if err := s.load(ctx, env); err != nil {
+		} else if err := s.store.loadParts(ctx, env); err != nil {
 			return err
 		}
 		env.Version++
 		env.UpdatedAt = s.now()
-		if err := s.save(ctx, env); err != nil {
+		if err := s.store.saveEnvelope(ctx, env); err != nil {
 			return err
 		}
 		return s.record(ctx, env, "envelope.updated", actor, "", nil)
@@ -267,14 +233,6 @@ func (s *Service) Update(ctx context.Context, scope account.Scope, actor Actor, 
 	return env, nil
 }
 
-// save writes the envelope row (not its children).
-func (s *Service) save(ctx context.Context, env *Envelope) error {
-	if err := s.DB.Conn(ctx).Select("*").Omit("id", "account_id", "environment", "created_at").Save(env).Error; err != nil {
-		return fmt.Errorf("save envelope %s: %w", env.ID, err)
-	}
-	return nil
-}
-
 // Delete deletes a DRAFT envelope or voids a SENT one (with reason). It
 // reports whether the envelope was deleted, and the voided envelope if not.
 func (s *Service) Delete(ctx context.Context, scope account.Scope, actor Actor, id, reason string, pre Precondition) (bool, *Envelope, error) {
@@ -282,7 +240,7 @@ func (s *Service) Delete(ctx context.Context, scope account.Scope, actor Actor, 
 	deleted := false
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
 		var err error
-		if env, err = s.get(ctx, scope, id, true); err != nil {
+		if env, err = s.store.envelope(ctx, scope, id, true); err != nil {
 			return err
 		}
 		if pre != nil && !pre(env.Version) {
@@ -291,13 +249,7 @@ func (s *Service) Delete(ctx context.Context, scope account.Scope, actor Actor, 
 		switch env.Status {
 		case StatusDraft:
 			deleted = true
-			if err := s.DB.Conn(ctx).Where("envelope_id = ?", env.ID).Delete(&audit.Event{}).Error; err != nil {
-				return fmt.Errorf("delete events of %s: %w", env.ID, err)
-			}
-			if err := s.deleteChildren(ctx, env.ID); err != nil {
-				return err
-			}
-			return s.DB.Conn(ctx).Where("id = ?", env.ID).Delete(&Envelope{}).Error
+			return s.store.deleteEnvelope(ctx, env.ID)
 		case StatusSent:
 			return s.void(ctx, env, actor, reason)
 		default:

@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -15,7 +14,7 @@ func (s *Service) Void(ctx context.Context, scope account.Scope, actor Actor, id
 	var env *Envelope
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
 		var err error
-		if env, err = s.get(ctx, scope, id, true); err != nil {
+		if env, err = s.store.envelope(ctx, scope, id, true); err != nil {
 			return err
 		}
 		if env.Status != StatusSent {
@@ -55,8 +54,8 @@ func (s *Service) closeSessions(ctx context.Context, env *Envelope, now time.Tim
 			continue
 		}
 		ss.Status, ss.FinishedAt = SessionExpired, &now
-		if err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{"status": ss.Status, "finished_at": now}).Error; err != nil {
-			return fmt.Errorf("close session %s: %w", ss.ID, err)
+		if err := s.store.finishSession(ctx, ss); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -67,7 +66,7 @@ func (s *Service) closeSessions(ctx context.Context, env *Envelope, now time.Tim
 func (s *Service) finishState(ctx context.Context, env *Envelope, event string, actor Actor, details map[string]string) error {
 	env.Version++
 	env.UpdatedAt = s.now()
-	if err := s.save(ctx, env); err != nil {
+	if err := s.store.saveEnvelope(ctx, env); err != nil {
 		return err
 	}
 	if err := s.record(ctx, env, event, actor, "", details); err != nil {

@@ -21,7 +21,7 @@ const EventValidationDataUnavailable = "envelope.validation_data_unavailable"
 // the audit trail. Outputs go to fresh blob keys first, so a crash or a
 // second run never records anything twice.
 func (s *Service) Finalize(ctx context.Context, envelopeID string, commit CommitFunc) error {
-	env, err := s.read(ctx, envelopeID)
+	env, err := s.store.readEnvelope(ctx, envelopeID)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc
 	}
 	written = append(written, revisionFile{key: pkgKey})
 	err = commit(ctx, func(ctx context.Context) error {
-		env, err := s.lockByID(ctx, env.ID)
+		env, err := s.store.lockEnvelope(ctx, env.ID)
 		if err != nil {
 			return err
 		}
@@ -107,8 +107,8 @@ func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc
 		for i := range env.Recipients {
 			if r := &env.Recipients[i]; r.Role == RoleCC {
 				r.Status = RecipientCompleted
-				if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
-					return fmt.Errorf("complete CC %s: %w", r.ID, err)
+				if err := s.store.setRecipientStatus(ctx, r); err != nil {
+					return err
 				}
 			}
 		}
@@ -117,7 +117,7 @@ func (s *Service) complete(ctx context.Context, env *Envelope, commit CommitFunc
 		}
 		env.Version++
 		env.UpdatedAt = now
-		if err := s.save(ctx, env); err != nil {
+		if err := s.store.saveEnvelope(ctx, env); err != nil {
 			return err
 		}
 		if err := s.record(ctx, env, "envelope.completed", System, "", nil); err != nil {
@@ -143,12 +143,9 @@ func (s *Service) sealEnded(ctx context.Context, env *Envelope, commit CommitFun
 		return err
 	}
 	err = commit(ctx, func(ctx context.Context) error {
-		res := s.DB.Conn(ctx).Model(&Envelope{}).Where("id = ? AND audit_trail_key = ''", env.ID).
-			Update("audit_trail_key", key)
-		if res.Error != nil {
-			return fmt.Errorf("record audit trail of %s: %w", env.ID, res.Error)
-		}
-		if res.RowsAffected == 0 {
+		if set, err := s.store.setAuditTrailKey(ctx, env.ID, key); err != nil {
+			return err
+		} else if !set {
 			return errSkip
 		}
 		return s.settle(ctx, key)

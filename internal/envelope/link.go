@@ -37,8 +37,8 @@ func (s *Service) checkAccessLock(ctx context.Context, ss *Session) error {
 	}
 	if ss.AuthLockedUntil != nil || ss.OTPAttempts >= AccessCodeMaxAttempts {
 		ss.AuthLockedUntil, ss.OTPAttempts = nil, 0
-		if err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{"auth_locked_until": nil, "otp_attempts": 0}).Error; err != nil {
-			return fmt.Errorf("end lockout of %s: %w", ss.ID, err)
+		if err := s.store.setAttempts(ctx, ss); err != nil {
+			return fmt.Errorf("end lockout: %w", err)
 		}
 	}
 	return nil
@@ -48,15 +48,13 @@ func (s *Service) checkAccessLock(ctx context.Context, ss *Session) error {
 // the last allowed attempt.
 func (s *Service) countWrongAccessCode(ctx context.Context, ss *Session) error {
 	ss.OTPAttempts++
-	upd := map[string]any{"otp_attempts": ss.OTPAttempts}
 	if ss.OTPAttempts >= AccessCodeMaxAttempts {
 		ss.AuthLockouts++
 		until := s.now().Add(lockoutFor(ss.AuthLockouts))
 		ss.AuthLockedUntil = &until
-		upd["auth_lockouts"], upd["auth_locked_until"] = ss.AuthLockouts, until
 	}
-	if err := s.DB.Conn(ctx).Model(ss).Updates(upd).Error; err != nil {
-		return fmt.Errorf("count attempt: %w", err)
+	if err := s.store.setAttempts(ctx, ss); err != nil {
+		return err
 	}
 	return nil
 }
@@ -67,19 +65,13 @@ func (s *Service) renewToken(ctx context.Context, env *Envelope, ss *Session, no
 	ss.TokenGeneration++
 	ss.TokenHash = hashToken(s.token(ss))
 	ss.ExpiresAt = s.sessionExpiry(env, now)
-	err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{
-		"token_generation": ss.TokenGeneration, "token_hash": ss.TokenHash, "expires_at": ss.ExpiresAt,
-	}).Error
-	if err != nil {
-		return fmt.Errorf("renew signing link %s: %w", ss.ID, err)
-	}
-	return nil
+	return s.store.setToken(ctx, ss)
 }
 
 // linkOf finds a SENT envelope's recipient with a signing link that is
 // still theirs to use, locked for update.
 func (s *Service) linkOf(ctx context.Context, scope account.Scope, op, id, recipientID string) (*Envelope, *Recipient, *Session, error) {
-	env, err := s.get(ctx, scope, id, true)
+	env, err := s.store.envelope(ctx, scope, id, true)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -117,11 +109,11 @@ func (s *Service) RotateLink(ctx context.Context, scope account.Scope, actor Act
 		}
 		if ss.Status == SessionExpired {
 			ss.Status, r.Status = SessionNotified, RecipientNotified
-			if err := s.DB.Conn(ctx).Model(ss).Update("status", ss.Status).Error; err != nil {
-				return fmt.Errorf("reopen session %s: %w", ss.ID, err)
+			if err := s.store.setSessionStatus(ctx, ss); err != nil {
+				return err
 			}
-			if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
-				return fmt.Errorf("reopen recipient %s: %w", r.ID, err)
+			if err := s.store.setRecipientStatus(ctx, r); err != nil {
+				return err
 			}
 		}
 		if r.Status != RecipientPending && hasTurn(env, r) {
@@ -130,7 +122,7 @@ func (s *Service) RotateLink(ctx context.Context, scope account.Scope, actor Act
 			}
 		}
 		env.UpdatedAt = now
-		if err := s.save(ctx, env); err != nil {
+		if err := s.store.saveEnvelope(ctx, env); err != nil {
 			return err
 		}
 		return s.record(ctx, env, "recipient.link_rotated", actor, r.ID, nil)
@@ -169,8 +161,7 @@ func (s *Service) onLink(ctx context.Context, scope account.Scope, what, id, rec
 
 func (s *Service) liftLock(ctx context.Context, ss *Session) error {
 	ss.AuthLockedUntil, ss.OTPAttempts, ss.AuthLockouts = nil, 0, 0
-	err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{"auth_locked_until": nil, "otp_attempts": 0, "auth_lockouts": 0}).Error
-	if err != nil {
+	if err := s.store.setAttempts(ctx, ss); err != nil {
 		return fmt.Errorf("unlock session %s: %w", ss.ID, err)
 	}
 	return nil

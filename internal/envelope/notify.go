@@ -59,7 +59,7 @@ func (s *Service) notifyAll(ctx context.Context, env *Envelope, kind string) err
 // Notify composes and sends one notification, then records an invitation
 // as delivered. Mail is at-least-once: a crash after sending sends again.
 func (s *Service) Notify(ctx context.Context, p notifyPayload) error {
-	env, err := s.read(ctx, p.EnvelopeID)
+	env, err := s.store.readEnvelope(ctx, p.EnvelopeID)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (s *Service) Notify(ctx context.Context, p notifyPayload) error {
 		return nil
 	}
 	return s.DB.WithTx(ctx, func(ctx context.Context) error {
-		env, err := s.lockByID(ctx, p.EnvelopeID)
+		env, err := s.store.lockEnvelope(ctx, p.EnvelopeID)
 		if err != nil {
 			return err
 		}
@@ -115,17 +115,16 @@ func (s *Service) Notify(ctx context.Context, p notifyPayload) error {
 		}
 		now := s.now()
 		r.NotifiedAt = &now
-		upd := map[string]any{"notified_at": now}
 		if r.Status == RecipientCreated {
 			r.Status = RecipientNotified
-			upd["status"] = r.Status
 		}
-		if err := s.DB.Conn(ctx).Model(r).Updates(upd).Error; err != nil {
-			return fmt.Errorf("mark %s notified: %w", r.ID, err)
+		if err := s.store.markNotified(ctx, r); err != nil {
+			return err
 		}
 		if ss.Status == SessionCreated {
-			if err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{"status": SessionNotified, "notified_at": now}).Error; err != nil {
-				return fmt.Errorf("mark session notified: %w", err)
+			ss.Status, ss.NotifiedAt = SessionNotified, &now
+			if err := s.store.markSessionNotified(ctx, ss); err != nil {
+				return err
 			}
 		}
 		return s.record(ctx, env, "recipient.notified", System, r.ID, map[string]string{"channel": "email"})

@@ -27,8 +27,8 @@ func (pendingBlob) TableName() string { return "pending_blobs" }
 // The pending row commits first, so a crash at any point after leaves a
 // record of the blob for the sweep.
 func (s *Service) putPending(ctx context.Context, envelopeID, key string, r io.Reader, contentType string) error {
-	if err := s.DB.Conn(ctx).Create(&pendingBlob{BlobKey: key, EnvelopeID: envelopeID, CreatedAt: s.now()}).Error; err != nil {
-		return fmt.Errorf("record pending blob %s: %w", key, err)
+	if err := s.store.addPending(ctx, pendingBlob{BlobKey: key, EnvelopeID: envelopeID, CreatedAt: s.now()}); err != nil {
+		return err
 	}
 	if _, err := s.Blobs.Put(ctx, key, r, contentType); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
@@ -43,11 +43,11 @@ func (s *Service) settle(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	res := s.DB.Conn(ctx).Where("blob_key IN ?", keys).Delete(&pendingBlob{})
-	if res.Error != nil {
-		return fmt.Errorf("settle blobs: %w", res.Error)
+	n, err := s.store.settlePending(ctx, keys)
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected != int64(len(keys)) {
+	if n != int64(len(keys)) {
 		return errConflict
 	}
 	return nil
@@ -59,22 +59,22 @@ func (s *Service) settle(ctx context.Context, keys ...string) error {
 // is deleted, so a late commit of the same blob fails and is redone
 // instead of pointing at a deleted blob.
 func (s *Service) SweepOrphans(ctx context.Context) (int, error) {
-	var rows []pendingBlob
-	if err := s.DB.Conn(ctx).Where("created_at <= ?", s.now().Add(-OrphanGrace)).Order("created_at").Limit(1000).Find(&rows).Error; err != nil {
+	rows, err := s.store.pendingBefore(ctx, s.now().Add(-OrphanGrace))
+	if err != nil {
 		return 0, fmt.Errorf("sweep orphans: %w", err)
 	}
 	deleted := 0
 	for _, row := range rows {
-		res := s.DB.Conn(ctx).Where("blob_key = ?", row.BlobKey).Delete(&pendingBlob{})
-		if res.Error != nil {
-			return deleted, fmt.Errorf("sweep orphans: claim %s: %w", row.BlobKey, res.Error)
+		claimed, err := s.store.claimPending(ctx, row.BlobKey)
+		if err != nil {
+			return deleted, fmt.Errorf("sweep orphans: %w", err)
 		}
-		if res.RowsAffected == 0 {
+		if !claimed {
 			continue // committed or claimed meanwhile
 		}
 		if err := s.Blobs.Delete(ctx, row.BlobKey); err != nil {
 			// Put the claim back so the next sweep tries again.
-			if rerr := s.DB.Conn(ctx).Create(&row).Error; rerr != nil {
+			if rerr := s.store.addPending(ctx, row); rerr != nil {
 				s.Log.Warn("orphaned blob left behind", "key", row.BlobKey, "err", err, "restore", rerr)
 			}
 			return deleted, fmt.Errorf("sweep orphans: delete %s: %w", row.BlobKey, err)

@@ -14,7 +14,7 @@ func (s *Service) Remind(ctx context.Context, scope account.Scope, actor Actor, 
 	n := 0
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
 		var err error
-		if env, err = s.get(ctx, scope, id, true); err != nil {
+		if env, err = s.store.envelope(ctx, scope, id, true); err != nil {
 			return err
 		}
 		if env.Status != StatusSent {
@@ -44,18 +44,18 @@ func (s *Service) remind(ctx context.Context, env *Envelope, actor Actor) (int, 
 			if ss.Status == SessionExpired {
 				ss.Status = SessionNotified
 				r.Status = RecipientNotified
-				if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
-					return 0, fmt.Errorf("reopen recipient %s: %w", r.ID, err)
+				if err := s.store.setRecipientStatus(ctx, r); err != nil {
+					return 0, err
 				}
 			}
 		}
 		ss.ExpiresAt = s.sessionExpiry(env, now)
-		if err := s.DB.Conn(ctx).Model(ss).Updates(map[string]any{"status": ss.Status, "expires_at": ss.ExpiresAt}).Error; err != nil {
-			return 0, fmt.Errorf("extend session %s: %w", ss.ID, err)
+		if err := s.store.extendSession(ctx, ss); err != nil {
+			return 0, err
 		}
 		r.RemindersSent++
-		if err := s.DB.Conn(ctx).Model(r).Update("reminders_sent", r.RemindersSent).Error; err != nil {
-			return 0, fmt.Errorf("count reminder of %s: %w", r.ID, err)
+		if err := s.store.countReminder(ctx, r); err != nil {
+			return 0, err
 		}
 		if err := s.enqueueNotify(ctx, env, r.ID, notifyReminder, r.RemindersSent); err != nil {
 			return 0, err
@@ -64,7 +64,7 @@ func (s *Service) remind(ctx context.Context, env *Envelope, actor Actor) (int, 
 	}
 	env.LastReminderAt = &now
 	env.UpdatedAt = now
-	if err := s.save(ctx, env); err != nil {
+	if err := s.store.saveEnvelope(ctx, env); err != nil {
 		return 0, err
 	}
 	return n, s.record(ctx, env, "envelope.reminded", actor, "", map[string]string{"recipients": fmt.Sprint(n)})

@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
@@ -15,7 +14,7 @@ func (s *Service) Send(ctx context.Context, scope account.Scope, actor Actor, id
 	var env *Envelope
 	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
 		var err error
-		if env, err = s.get(ctx, scope, id, true); err != nil {
+		if env, err = s.store.envelope(ctx, scope, id, true); err != nil {
 			return err
 		}
 		if env.Status != StatusDraft {
@@ -43,8 +42,8 @@ func (s *Service) Send(ctx context.Context, scope account.Scope, actor Actor, id
 			ss := Session{ID: ident.New("ses"), EnvelopeID: env.ID, RecipientID: r.ID, Status: SessionCreated,
 				CreatedAt: now, ExpiresAt: s.sessionExpiry(env, now)}
 			ss.TokenHash = hashToken(s.token(&ss))
-			if err := s.DB.Conn(ctx).Create(&ss).Error; err != nil {
-				return fmt.Errorf("create session: %w", err)
+			if err := s.store.createSession(ctx, &ss); err != nil {
+				return err
 			}
 			env.Sessions = append(env.Sessions, ss)
 		}
@@ -56,7 +55,7 @@ func (s *Service) Send(ctx context.Context, scope account.Scope, actor Actor, id
 		}
 		env.Version++
 		env.UpdatedAt = now
-		return s.save(ctx, env)
+		return s.store.saveEnvelope(ctx, env)
 	})
 	if err != nil {
 		return nil, err
@@ -117,11 +116,11 @@ func (s *Service) advance(ctx context.Context, env *Envelope, now time.Time) err
 		}
 		r.Status = RecipientCreated
 		ss.ExpiresAt = s.sessionExpiry(env, now)
-		if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
-			return fmt.Errorf("open recipient %s: %w", r.ID, err)
+		if err := s.store.setRecipientStatus(ctx, r); err != nil {
+			return err
 		}
-		if err := s.DB.Conn(ctx).Model(ss).Update("expires_at", ss.ExpiresAt).Error; err != nil {
-			return fmt.Errorf("open session %s: %w", ss.ID, err)
+		if err := s.store.setSessionExpiry(ctx, ss); err != nil {
+			return err
 		}
 		if err := s.enqueueNotify(ctx, env, r.ID, notifyInvitation, 0); err != nil {
 			return err

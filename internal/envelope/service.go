@@ -68,6 +68,7 @@ type Deps struct {
 // Service runs the envelope workflow.
 type Service struct {
 	Deps
+	store store
 }
 
 // NewService checks deps and returns the service.
@@ -88,7 +89,7 @@ func NewService(d Deps) (*Service, error) {
 	if d.MaxAttachmentBytes <= 0 {
 		d.MaxAttachmentBytes = 10 << 20
 	}
-	return &Service{Deps: d}, nil
+	return &Service{Deps: d, store: store{db: d.DB}}, nil
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }

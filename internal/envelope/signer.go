@@ -16,8 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/vellum-sign/vellum/internal/jobs"
 
 	"github.com/vellum-sign/vellum/pkg/pdffont"
@@ -122,11 +120,11 @@ func (s *Service) KnownToken(ctx context.Context, token string) error {
 	if token == "" || len(token) > 128 {
 		return ErrTokenUnknown
 	}
-	var n int64
-	if err := s.DB.Conn(ctx).Model(&Session{}).Where("token_hash = ?", hashToken(token)).Count(&n).Error; err != nil {
-		return fmt.Errorf("find session: %w", err)
+	known, err := s.store.tokenKnown(ctx, hashToken(token))
+	if err != nil {
+		return err
 	}
-	if n == 0 {
+	if !known {
 		return ErrTokenUnknown
 	}
 	return nil
@@ -137,14 +135,11 @@ func (s *Service) resolve(ctx context.Context, token string) (*signerCtx, error)
 	if token == "" || len(token) > 128 {
 		return nil, ErrTokenUnknown
 	}
-	var ss Session
-	if err := s.DB.Conn(ctx).Where("token_hash = ?", hashToken(token)).Take(&ss).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, ErrTokenUnknown
-		}
-		return nil, fmt.Errorf("find session: %w", err)
+	ss, err := s.store.sessionByToken(ctx, hashToken(token))
+	if err != nil {
+		return nil, err
 	}
-	env, err := s.lockByID(ctx, ss.EnvelopeID)
+	env, err := s.store.lockEnvelope(ctx, ss.EnvelopeID)
 	if err != nil {
 		return nil, err
 	}
@@ -228,12 +223,12 @@ func (s *Service) Open(ctx context.Context, token string, actor Actor) (*SignerV
 			now := s.now()
 			sc.ss.OpenedAt = &now
 			sc.ss.Status = SessionOpened
-			if err := s.DB.Conn(ctx).Model(sc.ss).Updates(map[string]any{"status": sc.ss.Status, "opened_at": now}).Error; err != nil {
-				return fmt.Errorf("open session: %w", err)
+			if err := s.store.openSession(ctx, sc.ss); err != nil {
+				return err
 			}
 			sc.r.Status, sc.r.ViewedAt = RecipientOpened, &now
-			if err := s.DB.Conn(ctx).Model(sc.r).Updates(map[string]any{"status": sc.r.Status, "viewed_at": now}).Error; err != nil {
-				return fmt.Errorf("mark recipient viewed: %w", err)
+			if err := s.store.markViewed(ctx, sc.r); err != nil {
+				return err
 			}
 			actor.Name = "recipient:" + sc.r.ID
 			if err := s.record(ctx, sc.env, "recipient.viewed", actor, sc.r.ID, nil); err != nil {
@@ -304,9 +299,8 @@ func (s *Service) RequestOTP(ctx context.Context, token string, actor Actor) (*S
 		exp := now.Add(OTPLifetime)
 		sc.ss.OTPNonce, sc.ss.OTPExpiresAt, sc.ss.OTPAttempts = hex.EncodeToString(nonce), &exp, 0
 		sc.ss.OTPSent++
-		if err := s.DB.Conn(ctx).Model(sc.ss).Updates(map[string]any{"otp_nonce": sc.ss.OTPNonce,
-			"otp_expires_at": exp, "otp_attempts": 0, "otp_sent": sc.ss.OTPSent}).Error; err != nil {
-			return fmt.Errorf("store otp: %w", err)
+		if err := s.store.storeOTP(ctx, sc.ss); err != nil {
+			return err
 		}
 		actor.Name = "recipient:" + sc.r.ID
 		if err := s.record(ctx, sc.env, "recipient.otp_sent", actor, sc.r.ID, nil); err != nil {
@@ -336,8 +330,8 @@ func (s *Service) authenticate(ctx context.Context, sc *signerCtx, in *SignInput
 	ss := sc.ss
 	wrong := func(msg string) (error, error) {
 		ss.OTPAttempts++
-		if err := s.DB.Conn(ctx).Model(ss).Update("otp_attempts", ss.OTPAttempts).Error; err != nil {
-			return nil, fmt.Errorf("count attempt: %w", err)
+		if err := s.store.setAttempts(ctx, ss); err != nil {
+			return nil, err
 		}
 		return fmt.Errorf("%w: %s (%d of %d attempts used)", ErrAuthRequired, msg, ss.OTPAttempts, OTPMaxAttempts), nil
 	}
@@ -356,7 +350,7 @@ func (s *Service) authenticate(ctx context.Context, sc *signerCtx, in *SignInput
 			return wrong("wrong code")
 		}
 		ss.OTPNonce = "" // one use
-		return nil, s.DB.Conn(ctx).Model(ss).Update("otp_nonce", "").Error
+		return nil, s.store.useOTP(ctx, ss)
 	case AuthAccessCode:
 		if err := s.checkAccessLock(ctx, ss); err != nil {
 			var le *LockedError
@@ -467,13 +461,12 @@ func (s *Service) Sign(ctx context.Context, token string, in SignInput, actor Ac
 		if r.SignatureType == "" {
 			r.SignatureType, r.SignatureText = "approval", r.Name
 		}
-		if err := s.DB.Conn(ctx).Model(r).Select("status", "signed_at", "ip", "user_agent", "signature_type",
-			"signature_text", "signature_image").Updates(r).Error; err != nil {
-			return fmt.Errorf("record signature of %s: %w", r.ID, err)
+		if err := s.store.recordSignature(ctx, r); err != nil {
+			return err
 		}
 		sc.ss.Status, sc.ss.FinishedAt = SessionSigned, &now
-		if err := s.DB.Conn(ctx).Model(sc.ss).Updates(map[string]any{"status": sc.ss.Status, "finished_at": now}).Error; err != nil {
-			return fmt.Errorf("finish session: %w", err)
+		if err := s.store.finishSession(ctx, sc.ss); err != nil {
+			return err
 		}
 		for i := range sc.env.Fields {
 			f := &sc.env.Fields[i]
@@ -490,8 +483,8 @@ func (s *Service) Sign(ctx context.Context, token string, in SignInput, actor Ac
 				val = r.SignatureType
 			}
 			f.Value = val
-			if err := s.DB.Conn(ctx).Model(f).Update("value", val).Error; err != nil {
-				return fmt.Errorf("store field value: %w", err)
+			if err := s.store.setFieldValue(ctx, f); err != nil {
+				return err
 			}
 		}
 		actor.Name = "recipient:" + r.ID
@@ -534,12 +527,12 @@ func (s *Service) Decline(ctx context.Context, token, reason string, actor Actor
 		now := s.now()
 		r, env := sc.r, sc.env
 		r.Status, r.DeclinedAt, r.DeclineReason, r.IP, r.UserAgent = RecipientDeclined, &now, reason, actor.IP, actor.UserAgent
-		if err := s.DB.Conn(ctx).Model(r).Select("status", "declined_at", "decline_reason", "ip", "user_agent").Updates(r).Error; err != nil {
-			return fmt.Errorf("record decline of %s: %w", r.ID, err)
+		if err := s.store.recordDecline(ctx, r); err != nil {
+			return err
 		}
 		sc.ss.Status, sc.ss.FinishedAt = SessionDeclined, &now
-		if err := s.DB.Conn(ctx).Model(sc.ss).Updates(map[string]any{"status": sc.ss.Status, "finished_at": now}).Error; err != nil {
-			return fmt.Errorf("finish session: %w", err)
+		if err := s.store.finishSession(ctx, sc.ss); err != nil {
+			return err
 		}
 		actor.Name = "recipient:" + r.ID
 		if err := s.record(ctx, env, "recipient.declined", actor, r.ID, map[string]string{"reason": reason}); err != nil {

@@ -22,14 +22,13 @@ type SweepResult struct {
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	now := s.now()
-	var ids []string
-	if err := s.DB.Conn(ctx).Model(&Envelope{}).Where("status = ? AND expires_at IS NOT NULL AND expires_at <= ?", StatusSent, now).
-		Limit(1000).Pluck("id", &ids).Error; err != nil {
-		return res, fmt.Errorf("sweep: find expired envelopes: %w", err)
+	ids, err := s.store.expiredEnvelopeIDs(ctx, now)
+	if err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
 	}
 	for _, id := range ids {
 		err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-			env, err := s.lockByID(ctx, id)
+			env, err := s.store.lockEnvelope(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -41,8 +40,8 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 				r := &env.Recipients[i]
 				if r.Role.Acts() && r.SignedAt == nil && r.DeclinedAt == nil && r.Status != RecipientPending {
 					r.Status = RecipientExpired
-					if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
-						return fmt.Errorf("expire recipient %s: %w", r.ID, err)
+					if err := s.store.setRecipientStatus(ctx, r); err != nil {
+						return err
 					}
 				}
 			}
@@ -60,14 +59,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 
-	var sessions []Session
-	if err := s.DB.Conn(ctx).Where("status IN ? AND expires_at <= ?", []SessionStatus{SessionCreated, SessionNotified, SessionOpened}, now).
-		Limit(1000).Find(&sessions).Error; err != nil {
-		return res, fmt.Errorf("sweep: find expired sessions: %w", err)
+	sessions, err := s.store.expiredSessions(ctx, now)
+	if err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
 	}
 	for _, ss := range sessions {
 		err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-			env, err := s.lockByID(ctx, ss.EnvelopeID)
+			env, err := s.store.lockEnvelope(ctx, ss.EnvelopeID)
 			if err != nil {
 				return err
 			}
@@ -79,12 +77,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			if r.Status == RecipientPending {
 				return nil // not yet their turn; the link is renewed when it comes
 			}
-			if err := s.DB.Conn(ctx).Model(cur).Updates(map[string]any{"status": SessionExpired, "finished_at": now}).Error; err != nil {
-				return fmt.Errorf("expire session %s: %w", cur.ID, err)
+			cur.Status, cur.FinishedAt = SessionExpired, &now
+			if err := s.store.finishSession(ctx, cur); err != nil {
+				return err
 			}
 			r.Status = RecipientExpired
-			if err := s.DB.Conn(ctx).Model(r).Update("status", r.Status).Error; err != nil {
-				return fmt.Errorf("expire recipient %s: %w", r.ID, err)
+			if err := s.store.setRecipientStatus(ctx, r); err != nil {
+				return err
 			}
 			res.SessionsExpired++
 			return s.record(ctx, env, "recipient.session_expired", System, r.ID, nil)
@@ -94,9 +93,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 
-	var due []Envelope
-	if err := s.DB.Conn(ctx).Where("status = ? AND reminder_interval_hours > 0", StatusSent).Limit(5000).Find(&due).Error; err != nil {
-		return res, fmt.Errorf("sweep: find reminders: %w", err)
+	due, err := s.store.withReminders(ctx)
+	if err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
 	}
 	for _, e := range due {
 		last := e.SentAt
@@ -107,7 +106,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			continue
 		}
 		err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-			env, err := s.lockByID(ctx, e.ID)
+			env, err := s.store.lockEnvelope(ctx, e.ID)
 			if err != nil {
 				return err
 			}

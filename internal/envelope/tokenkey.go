@@ -7,9 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
-
-	"gorm.io/gorm/clause"
 
 	"github.com/vellum-sign/vellum/internal/db"
 )
@@ -36,13 +33,9 @@ func TokenKey(ctx context.Context, database *db.DB, configured string) ([]byte, 
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, false, fmt.Errorf("generate token key: %w", err)
 	}
-	row := map[string]any{"name": "signing-token-key", "value": hex.EncodeToString(fresh), "created_at": time.Now().UTC()}
-	if err := database.Conn(ctx).Table("platform_secrets").Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error; err != nil {
-		return nil, false, fmt.Errorf("store token key: %w", err)
-	}
-	var value string
-	if err := database.Conn(ctx).Table("platform_secrets").Where("name = ?", "signing-token-key").Pluck("value", &value).Error; err != nil {
-		return nil, false, fmt.Errorf("read token key: %w", err)
+	value, err := store{db: database}.platformSecret(ctx, "signing-token-key", hex.EncodeToString(fresh))
+	if err != nil {
+		return nil, false, fmt.Errorf("token key: %w", err)
 	}
 	key, err := hex.DecodeString(value)
 	if err != nil || len(key) < 32 {

@@ -2,10 +2,6 @@ package envelope
 
 import (
 	"context"
-	"errors"
-	"fmt"
-
-	"gorm.io/gorm"
 )
 
 // TokenOwner names whose signing link a token is.
@@ -22,16 +18,5 @@ func (s *Service) OwnerOf(ctx context.Context, token string) (TokenOwner, error)
 	if token == "" || len(token) > 128 {
 		return TokenOwner{}, ErrTokenUnknown
 	}
-	var o TokenOwner
-	err := s.DB.Conn(ctx).Table("signing_sessions AS s").
-		Select("e.account_id AS account_id, s.envelope_id AS envelope_id, s.recipient_id AS recipient_id").
-		Joins("JOIN envelopes e ON e.id = s.envelope_id").
-		Where("s.token_hash = ?", hashToken(token)).Take(&o).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return TokenOwner{}, ErrTokenUnknown
-	}
-	if err != nil {
-		return TokenOwner{}, fmt.Errorf("find owner of signing link: %w", err)
-	}
-	return o, nil
+	return s.store.ownerOfToken(ctx, hashToken(token))
 }

@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/db"
@@ -20,14 +19,5 @@ func NewDocumentUsage(database *db.DB) DocumentUsage { return DocumentUsage{db: 
 // DocumentInUse reports whether an envelope in DRAFT or SENT uses the
 // document.
 func (u DocumentUsage) DocumentInUse(ctx context.Context, scope account.Scope, documentID string) (bool, error) {
-	var n int64
-	err := u.db.Conn(ctx).Table("envelope_documents AS d").
-		Joins("JOIN envelopes e ON e.id = d.envelope_id").
-		Where("d.document_id = ? AND e.account_id = ? AND e.environment = ? AND e.status IN ?",
-			documentID, scope.AccountID, scope.Environment, []Status{StatusDraft, StatusSent}).
-		Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("check use of document %s: %w", documentID, err)
-	}
-	return n > 0, nil
+	return store(u).documentInUse(ctx, scope, documentID)
 }
