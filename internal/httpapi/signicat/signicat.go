@@ -22,6 +22,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/seal"
 )
 
 // BasePath is where the Sign API v2 is served (Signicat's base URL is
@@ -37,6 +38,8 @@ type Deps struct {
 	Documents *document.Service
 	// Collections serves /sign/document-collections (nil: not served).
 	Collections *collection.Service
+	// Merchant seals documents for /sign/merchant-sign (nil: not served).
+	Merchant *seal.Documents
 	// Limiter applies the per-caller limit and charges failed
 	// authentication to the client IP (nil: no limits).
 	Limiter *httpapi.RateLimiter
@@ -70,6 +73,9 @@ func Routes(d Deps, more ...func(g *echo.Group)) func(e *echo.Echo, _ *echo.Grou
 		}
 		if d.Collections != nil {
 			(&collectionHandlers{collections: d.Collections}).routes(g)
+		}
+		if d.Merchant != nil {
+			(&merchantHandlers{docs: d.Documents, sealer: d.Merchant}).routes(g)
 		}
 		for _, m := range more {
 			m(g)
