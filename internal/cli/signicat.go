@@ -10,6 +10,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/signicat"
+	"github.com/vellum-sign/vellum/internal/packaging"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/seal"
 	"github.com/vellum-sign/vellum/pkg/revocation"
@@ -22,6 +23,7 @@ func (a *app) signicatRoutes() func(e *echo.Echo, api *echo.Group) {
 		Accounts:        a.accounts,
 		Documents:       a.docs,
 		Collections:     collection.NewService(a.db, a.docs),
+		Packages:        a.packager(),
 		Merchant:        &seal.Documents{Docs: a.docs, Sealer: a.sealer(), Credential: a.merchantSeal},
 		Limiter:         httpapi.NewAPIRateLimiter(a.redis, a.rateLimits()),
 		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20,
@@ -41,4 +43,10 @@ func (a *app) sealer() seal.Sealer {
 // authorised without one.
 func (a *app) merchantSeal(context.Context, account.Scope) (pki.Credential, error) {
 	return a.pki.Seal(), nil
+}
+
+// packager builds packages of signed documents (PADES_CONTAINER) in the
+// worker; the API side requests them and lists them.
+func (a *app) packager() *packaging.Service {
+	return &packaging.Service{DB: a.db, Outbox: a.outbox, Docs: a.docs, Sealer: a.sealer(), Seal: a.pki.Seal}
 }

@@ -31,6 +31,8 @@ import (
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/signicat"
+	"github.com/vellum-sign/vellum/internal/jobs"
+	"github.com/vellum-sign/vellum/internal/packaging"
 	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/seal"
 	"github.com/vellum-sign/vellum/internal/testenv"
@@ -51,6 +53,7 @@ var env struct {
 	ca       *pki.PKI
 	sealer   seal.Sealer
 	nssdir   string
+	pkgs     *packaging.Service
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -119,6 +122,7 @@ func run(m *testing.M) int {
 	}
 	merchant := &seal.Documents{Docs: env.docs, Sealer: env.sealer,
 		Credential: func(context.Context, account.Scope) (pki.Credential, error) { return env.ca.Seal(), nil }}
+	env.pkgs = &packaging.Service{DB: env.svc.PG.DB, Outbox: jobs.NewOutbox(env.svc.PG.DB), Docs: env.docs, Sealer: env.sealer, Seal: env.ca.Seal}
 	limits := httpapi.RateLimits{PerKey: httpapi.RateLimit{PerMinute: 100000, Burst: 100000},
 		PerIP: httpapi.RateLimit{PerMinute: 100000, Burst: 100000}}
 	e, err := httpapi.New(httpapi.Deps{
@@ -134,7 +138,7 @@ func run(m *testing.M) int {
 			},
 			httpapi.KeyRoutes(env.accounts), httpapi.OAuthClientRoutes(env.accounts),
 			signicat.Routes(signicat.Deps{Accounts: env.accounts, Documents: env.docs,
-				Collections: collection.NewService(env.svc.PG.DB, env.docs), Merchant: merchant, Limiter: httpapi.NewAPIRateLimiter(env.svc.Redis.Client, limits)}),
+				Collections: collection.NewService(env.svc.PG.DB, env.docs), Merchant: merchant, Packages: env.pkgs, Limiter: httpapi.NewAPIRateLimiter(env.svc.Redis.Client, limits)}),
 		},
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/packaging"
 	"github.com/vellum-sign/vellum/internal/seal"
 )
 
@@ -36,8 +37,10 @@ const TokenPath = "/auth/open/connect/token"
 type Deps struct {
 	Accounts  *account.Service
 	Documents *document.Service
-	// Collections serves /sign/document-collections (nil: not served).
+	// Collections serves /sign/document-collections (nil: not served);
+	// Packages lists their built packages in output.
 	Collections *collection.Service
+	Packages    *packaging.Service
 	// Merchant seals documents for /sign/merchant-sign (nil: not served).
 	Merchant *seal.Documents
 	// Limiter applies the per-caller limit and charges failed
@@ -72,7 +75,7 @@ func Routes(d Deps, more ...func(g *echo.Group)) func(e *echo.Echo, _ *echo.Grou
 			(&documentHandlers{docs: d.Documents}).routes(g)
 		}
 		if d.Collections != nil {
-			(&collectionHandlers{collections: d.Collections}).routes(g)
+			(&collectionHandlers{collections: d.Collections, packages: d.Packages}).routes(g)
 		}
 		if d.Merchant != nil {
 			(&merchantHandlers{docs: d.Documents, sealer: d.Merchant}).routes(g)
