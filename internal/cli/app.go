@@ -292,6 +292,7 @@ func (a *app) registerTasks(w *jobs.Worker) {
 	w.Handle(webhook.TaskEndpointDisabled, a.webhookDelivery.NotifyDisabled)
 	a.envelopes.RegisterTasks(w)
 	a.batches.RegisterTasks(w)
+	a.packager().RegisterTasks(w)
 }
 
 // mounts lists the route groups the API process serves.

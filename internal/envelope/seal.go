@@ -3,11 +3,10 @@ package envelope
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
-	"github.com/vellum-sign/vellum/pkg/pades"
+	"github.com/vellum-sign/vellum/internal/seal"
 )
 
 // storeAuditTrail renders, seals and stores the audit trail under a fresh key.
@@ -33,20 +32,10 @@ func (s *Service) seal(ctx context.Context, pdf []byte) ([]byte, error) {
 	if s.PKI == nil {
 		return nil, errors.New("no PKI configured for the platform seal")
 	}
-	cred := s.PKI.Seal()
-	opts := pades.Options{
-		Signer: cred.Key, Certificates: append([]*x509.Certificate{cred.Cert}, cred.Chain...),
-		Level: pades.LevelBB, Name: cred.Cert.Subject.CommonName, Reason: "Audit trail sealed by the platform",
-		FieldName: "PlatformSeal", Timestamper: s.Timestamper, Revocation: s.Revocation,
-	}
-	switch {
-	case s.Timestamper != nil && s.Revocation != nil:
-		opts.Level = pades.LevelBLTA
-	case s.Timestamper != nil:
-		opts.Level = pades.LevelBT
-	}
 	var out bytes.Buffer
-	if err := pades.Sign(ctx, bytes.NewReader(pdf), int64(len(pdf)), &out, opts); err != nil {
+	err := seal.Sealer{Timestamper: s.Timestamper, Revocation: s.Revocation}.
+		Seal(ctx, bytes.NewReader(pdf), int64(len(pdf)), &out, s.PKI.Seal(), "Audit trail sealed by the platform", "PlatformSeal")
+	if err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil

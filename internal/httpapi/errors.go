@@ -11,6 +11,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/seal"
 	"github.com/vellum-sign/vellum/internal/webhook"
 	"github.com/vellum-sign/vellum/internal/websession"
 )
@@ -34,6 +35,7 @@ var domainErrors = []domainError{
 	{account.ErrEnvironmentMismatch, http.StatusForbidden, "environment_mismatch"},
 
 	{document.ErrNotFound, http.StatusNotFound, "document_not_found"},
+	{seal.ErrNotSignable, http.StatusUnprocessableEntity, "document_not_signable"},
 	{collection.ErrNotFound, http.StatusNotFound, "document_collection_not_found"},
 	{document.ErrNotPDF, http.StatusUnprocessableEntity, "not_a_pdf"},
 	{document.ErrTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},

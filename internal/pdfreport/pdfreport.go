@@ -10,11 +10,14 @@ package pdfreport
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"image"
 	"image/png"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/vellum-sign/vellum/pkg/pdffont"
 	"github.com/vellum-sign/vellum/pkg/pdfimage"
@@ -43,7 +46,15 @@ type Doc struct {
 	pages               []*bytes.Buffer
 	y                   float64
 	images              []*pdfImage
+	attachments         []attachment
 	err                 error
+}
+
+// attachment is a file embedded in the report.
+type attachment struct {
+	name, mime, desc string
+	data             []byte
+	modified         time.Time
 }
 
 // New starts a report whose document title (Info /Title) is title. extra
@@ -211,6 +222,13 @@ func toPDFImage(img image.Image) *pdfImage {
 	return pi
 }
 
+// Attach embeds data as the file name (PDF/A-3 associated file with
+// relationship Source, listed in /EmbeddedFiles and the catalog's /AF),
+// byte for byte: pdfdetach gives back exactly data.
+func (d *Doc) Attach(name, mimeType, desc string, data []byte, modified time.Time) {
+	d.attachments = append(d.attachments, attachment{name: name, mime: mimeType, desc: desc, data: data, modified: modified})
+}
+
 // Bytes renders the PDF file.
 func (d *Doc) Bytes() ([]byte, error) {
 	if d.err != nil {
@@ -234,10 +252,14 @@ func (d *Doc) Bytes() ([]byte, error) {
 		return obj(b.Bytes())
 	}
 	out.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	// Object numbers 1 (catalog) and 2 (page tree, written last) are fixed.
-	obj([]byte("<< /Type /Catalog /Pages 2 0 R >>"))
-	offsets = append(offsets, 0)
-	pagesIdx := len(offsets) - 1
+	// Object numbers 1 (catalog) and 2 (page tree) are fixed and written
+	// last, when what they reference is known.
+	offsets = append(offsets, 0, 0)
+	catalogIdx, pagesIdx := 0, 1
+	catalog, err := d.writeAttachments(obj, stream)
+	if err != nil {
+		return nil, err
+	}
 	fonts, err := d.fonts.Write(obj)
 	if err != nil {
 		return nil, err
@@ -269,6 +291,8 @@ func (d *Doc) Bytes() ([]byte, error) {
 	}
 	offsets[pagesIdx] = out.Len()
 	fmt.Fprintf(&out, "2 0 obj\n<< /Type /Pages /Kids [%s] /Count %d >>\nendobj\n", strings.Join(kids, " "), len(kids))
+	offsets[catalogIdx] = out.Len()
+	fmt.Fprintf(&out, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R%s >>\nendobj\n", catalog)
 	info := obj(fmt.Appendf(nil, "<< /Title %s /Producer (Vellum) >>", textString(d.title)))
 	xref := out.Len()
 	fmt.Fprintf(&out, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
@@ -278,6 +302,63 @@ func (d *Doc) Bytes() ([]byte, error) {
 	fmt.Fprintf(&out, "trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, info, xref)
 	return out.Bytes(), nil
 }
+
+// writeAttachments writes each attachment's stream and file specification
+// and returns the catalog entries that list them (/Names /EmbeddedFiles,
+// sorted by name as a name tree must be, and /AF).
+func (d *Doc) writeAttachments(obj func([]byte) int, stream func(string, []byte) int) (string, error) {
+	if len(d.attachments) == 0 {
+		return "", nil
+	}
+	type entry struct {
+		name string
+		spec int
+	}
+	var entries []entry
+	seen := map[string]bool{}
+	for _, a := range d.attachments {
+		if seen[a.name] {
+			return "", fmt.Errorf("pdfreport: two attachments named %q", a.name)
+		}
+		seen[a.name] = true
+		sum := md5.Sum(a.data)
+		ef := stream(fmt.Sprintf("/Type /EmbeddedFile /Subtype /%s /Params << /Size %d /ModDate %s /CheckSum <%X> >>",
+			pdfName(a.mime), len(a.data), pdfDate(a.modified), sum[:]), a.data)
+		spec := obj(fmt.Appendf(nil, "<< /Type /Filespec /F %s /UF %s /Desc %s /AFRelationship /Source /EF << /F %d 0 R /UF %d 0 R >> >>",
+			textString(a.name), textString(a.name), textString(a.desc), ef, ef))
+		entries = append(entries, entry{a.name, spec})
+	}
+	var names, af strings.Builder
+	for _, e := range entries {
+		fmt.Fprintf(&af, " %d 0 R", e.spec)
+	}
+	sorted := append([]entry(nil), entries...)
+	sort.Slice(sorted, func(i, j int) bool { return utf16Key(sorted[i].name) < utf16Key(sorted[j].name) })
+	for _, e := range sorted {
+		fmt.Fprintf(&names, " %s %d 0 R", textString(e.name), e.spec)
+	}
+	return fmt.Sprintf(" /Names << /EmbeddedFiles << /Names [%s ] >> >> /AF [%s ]", names.String(), af.String()), nil
+}
+
+// utf16Key orders names as the text strings written for them compare
+// (UTF-16BE bytes), the order a name tree's keys must have.
+func utf16Key(s string) string { return strings.TrimSuffix(textString(s), ">") }
+
+// pdfName writes s as a PDF name, #-escaping what a name cannot hold.
+func pdfName(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c < '!' || c > '~' || strings.IndexByte("#()<>[]{}/%", c) >= 0 {
+			fmt.Fprintf(&b, "#%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// pdfDate writes t as a PDF date string.
+func pdfDate(t time.Time) string { return "(D:" + t.UTC().Format("20060102150405") + "Z)" }
 
 func deflate(b []byte) []byte {
 	var buf bytes.Buffer

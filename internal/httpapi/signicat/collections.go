@@ -8,6 +8,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/packaging"
 )
 
 // collectionIDPrefix is the prefix of collection ids (ident.New("dcl")).
@@ -15,6 +16,7 @@ const collectionIDPrefix = "dcl"
 
 type collectionHandlers struct {
 	collections *collection.Service
+	packages    *packaging.Service
 }
 
 // signicatPackage is a built package as Signicat's output shows it.
@@ -59,6 +61,18 @@ func (h *collectionHandlers) toResponse(c echo.Context, col *collection.Collecti
 	}
 	for _, p := range col.Packages() {
 		out.PackageTo = append(out.PackageTo, string(p))
+	}
+	if h.packages != nil {
+		built, err := h.packages.List(c.Request().Context(), ScopeOf(c), col.ID)
+		if err != nil {
+			return out, err
+		}
+		for _, p := range built {
+			if p.Status == packaging.StatusReady {
+				out.Output.Packages = append(out.Output.Packages,
+					signicatPackage{PackageType: p.PackageType, DocumentID: toUUID(p.DocumentID), CreatedAt: p.UpdatedAt.UTC()})
+			}
+		}
 	}
 	return out, nil
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +31,14 @@ import (
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
 	"github.com/vellum-sign/vellum/internal/httpapi/signicat"
+	"github.com/vellum-sign/vellum/internal/jobs"
+	"github.com/vellum-sign/vellum/internal/packaging"
+	"github.com/vellum-sign/vellum/internal/pki"
+	"github.com/vellum-sign/vellum/internal/seal"
 	"github.com/vellum-sign/vellum/internal/testenv"
+	"github.com/vellum-sign/vellum/internal/tsa"
 	"github.com/vellum-sign/vellum/openapi"
+	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
 // env is the package's real services: PostgreSQL, Redis, versitygw.
@@ -42,6 +50,10 @@ var env struct {
 	docs     *document.Service
 	server   *httptest.Server
 	contract routers.Router
+	ca       *pki.PKI
+	sealer   seal.Sealer
+	nssdir   string
+	pkgs     *packaging.Service
 }
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -77,6 +89,40 @@ func run(m *testing.M) int {
 	if env.contract, err = legacy.NewRouter(doc); err != nil {
 		return fail(err)
 	}
+	// The listener comes first: its address is the public URL written into
+	// certificates (OCSP, CRL) and the TSA's.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	base := "http://" + ln.Addr().String()
+	dir, err := os.MkdirTemp("", "vellum-signicat-pki-*")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	if env.ca, err = pki.LoadOrCreate(ctx, dir, base, pki.WithStore(pki.NewDBStore(env.svc.PG.DB))); err != nil {
+		return fail(err)
+	}
+	tsaCred := env.ca.TSA()
+	tsaSrv, err := tsa.New(tsa.Config{Cert: tsaCred.Cert, Key: tsaCred.Key, Chain: tsaCred.Chain[:1]})
+	if err != nil {
+		return fail(err)
+	}
+	ts, err := rfc3161.NewClient([]rfc3161.Server{{Name: "builtin", URL: base + "/tsa"}})
+	if err != nil {
+		return fail(err)
+	}
+	env.sealer = seal.Sealer{Timestamper: ts, Revocation: env.ca.Revocation(nil)}
+	if err := os.Mkdir(filepath.Join(dir, "nss"), 0o700); err != nil {
+		return fail(err)
+	}
+	if env.nssdir, err = testenv.NSSDB(filepath.Join(dir, "nss"), env.ca.Root()); err != nil {
+		return fail(err)
+	}
+	merchant := &seal.Documents{Docs: env.docs, Sealer: env.sealer,
+		Credential: func(context.Context, account.Scope) (pki.Credential, error) { return env.ca.Seal(), nil }}
+	env.pkgs = &packaging.Service{DB: env.svc.PG.DB, Outbox: jobs.NewOutbox(env.svc.PG.DB), Docs: env.docs, Sealer: env.sealer, Seal: env.ca.Seal}
 	limits := httpapi.RateLimits{PerKey: httpapi.RateLimit{PerMinute: 100000, Burst: 100000},
 		PerIP: httpapi.RateLimit{PerMinute: 100000, Burst: 100000}}
 	e, err := httpapi.New(httpapi.Deps{
@@ -84,15 +130,22 @@ func run(m *testing.M) int {
 		Registry: prometheus.NewRegistry(), Accounts: env.accounts,
 		Redis: env.svc.Redis.Client, RateLimits: limits,
 		Mount: []func(*echo.Echo, *echo.Group){
+			func(e *echo.Echo, _ *echo.Group) {
+				h := echo.WrapHandler(env.ca.Handler())
+				e.GET("/pki/*", h)
+				e.POST("/pki/ocsp", h)
+				e.POST("/tsa", echo.WrapHandler(tsaSrv))
+			},
 			httpapi.KeyRoutes(env.accounts), httpapi.OAuthClientRoutes(env.accounts),
 			signicat.Routes(signicat.Deps{Accounts: env.accounts, Documents: env.docs,
-				Collections: collection.NewService(env.svc.PG.DB, env.docs)}),
+				Collections: collection.NewService(env.svc.PG.DB, env.docs), Merchant: merchant, Packages: env.pkgs}),
 		},
 	})
 	if err != nil {
 		return fail(err)
 	}
-	env.server = httptest.NewServer(e)
+	env.server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: e}}
+	env.server.Start()
 	defer env.server.Close()
 	return m.Run()
 }
@@ -245,4 +298,42 @@ func upload(t testing.TB, bearer, contentType string, body []byte) string {
 		t.Fatalf("upload %s: %d %s", contentType, r.status, r.raw)
 	}
 	return r.body["documentId"].(string)
+}
+
+// checkSealed runs pdfsig on pdf and fails t unless every signature is
+// valid and trusted and the last one covers the whole file; it returns
+// pdfsig's report.
+func checkSealed(t testing.TB, pdf []byte, wantSigs int) []testenv.PdfsigSignature {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sealed.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sigs, out, err := testenv.Pdfsig(env.nssdir, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pdfsig cannot validate the B-LTA document timestamp (ETSI.RFC3161);
+	// the CAdES signatures it can, it must find valid and trusted.
+	var cades []testenv.PdfsigSignature
+	for _, s := range sigs {
+		if s.Type == "ETSI.CAdES.detached" {
+			cades = append(cades, s)
+		}
+	}
+	if len(cades) != wantSigs {
+		t.Fatalf("pdfsig found %d CAdES signatures, want %d:\n%s", len(cades), wantSigs, out)
+	}
+	for _, s := range cades {
+		if !s.Valid() || !s.Trusted() {
+			t.Fatalf("pdfsig: signature of %s is not valid and trusted:\n%s", s.Signer, out)
+		}
+	}
+	if len(sigs) == len(cades) {
+		t.Fatalf("no document timestamp (B-LTA) after the seal:\n%s", out)
+	}
+	if !sigs[len(sigs)-1].Total {
+		t.Fatalf("the last revision does not cover the whole file:\n%s", out)
+	}
+	return cades
 }

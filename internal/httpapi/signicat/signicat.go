@@ -22,6 +22,8 @@ import (
 	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/packaging"
+	"github.com/vellum-sign/vellum/internal/seal"
 )
 
 // BasePath is where the Sign API v2 is served (Signicat's base URL is
@@ -35,8 +37,12 @@ const TokenPath = "/auth/open/connect/token"
 type Deps struct {
 	Accounts  *account.Service
 	Documents *document.Service
-	// Collections serves /sign/document-collections (nil: not served).
+	// Collections serves /sign/document-collections (nil: not served);
+	// Packages lists their built packages in output.
 	Collections *collection.Service
+	Packages    *packaging.Service
+	// Merchant seals documents for /sign/merchant-sign (nil: not served).
+	Merchant *seal.Documents
 	// MaxRequestBytes caps a request body (default 51 MiB).
 	MaxRequestBytes int64
 	// Now is the clock (default time.Now).
@@ -63,7 +69,10 @@ func Routes(d Deps, more ...func(g *echo.Group)) func(e *echo.Echo, _ *echo.Grou
 			(&documentHandlers{docs: d.Documents}).routes(g)
 		}
 		if d.Collections != nil {
-			(&collectionHandlers{collections: d.Collections}).routes(g)
+			(&collectionHandlers{collections: d.Collections, packages: d.Packages}).routes(g)
+		}
+		if d.Merchant != nil {
+			(&merchantHandlers{docs: d.Documents, sealer: d.Merchant}).routes(g)
 		}
 		for _, m := range more {
 			m(g)
