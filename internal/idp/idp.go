@@ -146,6 +146,9 @@ func (r *Registry) ctx(ctx context.Context) context.Context {
 // discover returns the provider's discovery document, fetching it the
 // first time (and again after a failure).
 func (r *Registry) discover(ctx context.Context, name string) (*remote, error) {
+	if r == nil { // no provider configured (any more): recipients naming one cannot log in
+		return nil, r.UnknownError(name)
+	}
 	p, ok := r.providers[name]
 	if !ok {
 		return nil, r.UnknownError(name)

@@ -142,9 +142,12 @@ func TestUnknownProvider_NamesTheConfiguredOnes(t *testing.T) {
 	if !errors.Is(err, idp.ErrUnknownProvider) || !strings.Contains(err.Error(), "bankid, mitid") {
 		t.Errorf("unknown provider: %v, want ErrUnknownProvider naming bankid, mitid", err)
 	}
+	// A deployment whose configuration no longer names the provider of an
+	// envelope's recipient.
 	var none *idp.Registry
-	if !strings.Contains(none.UnknownError("x").Error(), "configures no identity provider") {
-		t.Errorf("no providers: %v", none.UnknownError("x"))
+	if _, err := none.AuthCodeURL(context.Background(), "x", flow("s")); !errors.Is(err, idp.ErrUnknownProvider) ||
+		!strings.Contains(err.Error(), "configures no identity provider") {
+		t.Errorf("no providers: %v", err)
 	}
 }
 
