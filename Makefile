@@ -21,11 +21,15 @@ build:
 build-production:
 	GO=$(GO) scripts/build-production.sh bin/vellum-production '$(LDFLAGS)'
 
-## tools: the S3 server the tests run against (versitygw, pinned in test/tools/go.mod)
-tools: bin/versitygw
+## tools: the S3 server and the OpenID provider the tests run against (versitygw and
+## zitadel/oidc's example OP, pinned in test/tools/go.mod)
+tools: bin/versitygw bin/oidc-op
 
 bin/versitygw: test/tools/go.mod test/tools/go.sum
 	$(GO) build $(TOOLS) -o bin/versitygw github.com/versity/versitygw/cmd/versitygw
+
+bin/oidc-op: test/tools/go.mod test/tools/go.sum
+	$(GO) build $(TOOLS) -o bin/oidc-op github.com/zitadel/oidc/v3/example/server
 
 ## test: the whole suite against real PostgreSQL, Redis, versitygw, pdfsig, openssl, SoftHSM2
 # cgo is forced on: without it the PKCS#11 tests would not be compiled, a
@@ -33,7 +37,7 @@ bin/versitygw: test/tools/go.mod test/tools/go.sum
 test: tools build build-production
 	@command -v softhsm2-util >/dev/null && [ -f /usr/lib/softhsm/libsofthsm2.so ] || \
 		{ echo "SoftHSM2 is required by the PKCS#11 tests: apt-get install softhsm2"; exit 1; }
-	CGO_ENABLED=1 VELLUM_VERSITYGW=$(CURDIR)/bin/versitygw VELLUM_BIN=$(CURDIR)/bin/vellum \
+	CGO_ENABLED=1 VELLUM_VERSITYGW=$(CURDIR)/bin/versitygw VELLUM_OIDC_OP=$(CURDIR)/bin/oidc-op VELLUM_BIN=$(CURDIR)/bin/vellum \
 		VELLUM_PRODUCTION_BIN=$(CURDIR)/bin/vellum-production $(GO) test -count=1 -timeout 20m ./...
 
 ## lint: gofmt, go vet, staticcheck

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/audit"
 	"github.com/vellum-sign/vellum/internal/envelope"
+	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/outbound"
 	"github.com/vellum-sign/vellum/pkg/revocation"
@@ -58,8 +60,13 @@ func (a *app) buildEnvelopes(ctx context.Context) error {
 		}
 		fonts = append(fonts, f)
 	}
+	providers, err := a.identityProviders()
+	if err != nil {
+		return err
+	}
 	deps := envelope.Deps{
-		DB: a.db, Outbox: a.outbox, Blobs: a.blob, Documents: a.docs, Accounts: a.accounts,
+		IdentityProviders: providers,
+		DB:                a.db, Outbox: a.outbox, Blobs: a.blob, Documents: a.docs, Accounts: a.accounts,
 		EventLog: audit.NewLog(a.db), Mailer: a.mailer, PKI: a.pki,
 		Revocation: a.pki.Revocation(envelope.RevocationFrom(&revocation.Fetcher{HTTPClient: a.outboundClient()}, a.pki.Root())),
 		PublicURL:  a.cfg.PublicURL, TokenKey: key, Log: a.log.With("component", "envelopes"),
@@ -85,4 +92,28 @@ func (a *app) outboundClient() *http.Client {
 		// hop is checked like the first.
 		MaxRedirects: 3, MaxResponseBytes: 32 << 20,
 	})
+}
+
+// identityProviders builds the signers' OpenID Connect providers. Their
+// issuers are the operator's own endpoints, so their hosts are reachable by
+// name through the outbound guard, as the TSAs are; keys and token
+// endpoints elsewhere meet the address check.
+func (a *app) identityProviders() (*idp.Registry, error) {
+	var providers []idp.Provider
+	var hosts []string
+	for _, p := range a.cfg.OIDCProviders {
+		providers = append(providers, idp.Provider{Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID,
+			ClientSecret: p.ClientSecret, Scopes: p.Scopes, NationalIDClaim: p.NationalIDClaim})
+		if hp, err := outbound.HostPort(p.Issuer); err == nil {
+			hosts = append(hosts, hp)
+		}
+	}
+	reg, err := idp.New(providers, a.cfg.PublicURL+httpapi.OIDCCallbackPath, outbound.NewClient(outbound.Config{
+		Timeout: 10 * time.Second, AllowPrivate: a.cfg.OutboundAllowPrivate, AllowHosts: hosts,
+		MaxResponseBytes: 1 << 20,
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("VELLUM_OIDC_PROVIDERS: %w", err)
+	}
+	return reg, nil
 }

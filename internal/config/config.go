@@ -5,11 +5,13 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +85,10 @@ type Config struct {
 	// from (VELLUM_REMSIG_DATA_SOURCES); none: data.http is refused.
 	RemSigDataSources []string
 
+	// OIDCProviders are the OpenID Connect providers signers may be
+	// required to log in with (VELLUM_OIDC_PROVIDERS).
+	OIDCProviders []OIDCProvider
+
 	// FontPaths are TrueType fonts tried, in order, for characters of names
 	// and text the built-in fonts lack (VELLUM_FONT_PATH).
 	FontPaths []string
@@ -140,6 +146,19 @@ func (p PKCS11Config) Configured() bool { return p.Module != "" && p.TokenLabel 
 func (k KEKConfig) Configured() bool {
 	return k.Key != "" || k.Recovery != "" || k.KeyLabel != "" || k.RecoveryLabel != ""
 }
+
+// OIDCProvider is one entry of VELLUM_OIDC_PROVIDERS.
+type OIDCProvider struct {
+	Name            string   `json:"name"`
+	Issuer          string   `json:"issuer"`
+	ClientID        string   `json:"clientId"`
+	ClientSecret    string   `json:"clientSecret"`
+	Scopes          []string `json:"scopes"`
+	NationalIDClaim string   `json:"nationalIdClaim"`
+}
+
+// oidcProviderName is a provider's name: short, lower-case, URL-safe.
+var oidcProviderName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // PortalConfig tunes the certificate portal's sessions.
 type PortalConfig struct {
@@ -225,6 +244,7 @@ var Vars = []Var{
 	{"VELLUM_METRICS_ADDR", "", "separate listen address for /metrics, unauthenticated (e.g. 127.0.0.1:9090); empty: /metrics on the main port requires the ops token (off without one)"},
 	{"VELLUM_TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IP in audit trails and per-IP limits); empty: none, the peer address counts"},
 	{"VELLUM_REMSIG_DATA_SOURCES", "", "comma-separated URL prefixes RemSig's data.http may fetch documents from (none: data.http is refused); fetched through the outbound guard"},
+	{"VELLUM_OIDC_PROVIDERS", "", "OpenID Connect providers signers may be required to log in with (recipient auth.method OIDC, Signicat's identityProviders): a JSON array of {name, issuer, clientId, clientSecret, scopes, nationalIdClaim}; register PUBLIC_URL/api/v1/signer/oidc/callback as the redirect URI; the issuers' hosts are reached by name through the outbound guard"},
 	{"VELLUM_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"VELLUM_LOG_FORMAT", "json", "json or text"},
 	{"VELLUM_WORKER_CONCURRENCY", "10", "tasks run at once per worker process"},
@@ -378,6 +398,13 @@ func Load() (*Config, error) {
 			Retention:    durVar("VELLUM_WEBHOOK_RETENTION"),
 		},
 	}
+	if raw := get("VELLUM_OIDC_PROVIDERS"); raw != "" {
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c.OIDCProviders); err != nil {
+			errs = append(errs, fmt.Errorf("VELLUM_OIDC_PROVIDERS: not a JSON array of {name, issuer, clientId, clientSecret, scopes, nationalIdClaim}: %v", err))
+		}
+	}
 	for _, p := range splitList(get("VELLUM_TRUSTED_PROXIES")) {
 		pfx, err := netip.ParsePrefix(p)
 		if err != nil {
@@ -424,6 +451,7 @@ func (c *Config) ValidateCommon() error {
 			errs = append(errs, fmt.Errorf("VELLUM_REMSIG_DATA_SOURCES: %q is not an absolute http(s) URL without credentials", u))
 		}
 	}
+	errs = append(errs, c.validateOIDCProviders()...)
 	if c.Addr == "" {
 		errs = append(errs, errors.New("VELLUM_ADDR: must not be empty"))
 	}
@@ -483,6 +511,31 @@ func (c *Config) ValidateCommon() error {
 		errs = append(errs, errors.New("VELLUM_PORTAL_SESSION_IDLE_TIMEOUT: must not be longer than VELLUM_PORTAL_SESSION_LIFETIME"))
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateOIDCProviders() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, p := range c.OIDCProviders {
+		at := fmt.Sprintf("VELLUM_OIDC_PROVIDERS[%d]", i)
+		switch {
+		case !oidcProviderName.MatchString(p.Name):
+			errs = append(errs, fmt.Errorf("%s.name: %q must be 1 to 63 of a-z, 0-9, '.', '_', '-'", at, p.Name))
+		case p.Name == "none" || p.Name == "email-otp":
+			errs = append(errs, fmt.Errorf("%s.name: %q is reserved for Vellum's own signer authentication", at, p.Name))
+		case seen[p.Name]:
+			errs = append(errs, fmt.Errorf("%s.name: %q is configured twice", at, p.Name))
+		}
+		seen[p.Name] = true
+		if u, err := url.Parse(p.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("%s.issuer: %q is not an absolute http(s) URL without credentials, query or fragment", at, p.Issuer))
+		}
+		if p.ClientID == "" {
+			errs = append(errs, fmt.Errorf("%s.clientId: required", at))
+		}
+	}
+	return errs
 }
 
 // Validate checks the key-encryption keys without ever printing them.

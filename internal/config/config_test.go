@@ -124,3 +124,39 @@ func TestValidateServer_AcceptsMailLogOnlyWhenAskedFor(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestValidate_OIDCProviders(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, want string
+	}{
+		{"not JSON", `{`, "VELLUM_OIDC_PROVIDERS: not a JSON array"},
+		{"unknown member", `[{"name":"a","issuer":"https://i.example","clientId":"c","secret":"s"}]`, `unknown field "secret"`},
+		{"bad name", `[{"name":"Bank ID","issuer":"https://i.example","clientId":"c"}]`, "VELLUM_OIDC_PROVIDERS[0].name"},
+		{"reserved name", `[{"name":"email-otp","issuer":"https://i.example","clientId":"c"}]`, "reserved"},
+		{"twice", `[{"name":"a","issuer":"https://i.example","clientId":"c"},{"name":"a","issuer":"https://j.example","clientId":"c"}]`, "VELLUM_OIDC_PROVIDERS[1].name: \"a\" is configured twice"},
+		{"relative issuer", `[{"name":"a","issuer":"/idp","clientId":"c"}]`, "VELLUM_OIDC_PROVIDERS[0].issuer"},
+		{"no client", `[{"name":"a","issuer":"https://i.example"}]`, "VELLUM_OIDC_PROVIDERS[0].clientId: required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("VELLUM_OIDC_PROVIDERS", tc.value)
+			c, err := config.Load()
+			if err == nil {
+				err = c.ValidateCommon()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("VELLUM_OIDC_PROVIDERS=%s: %v, want an error containing %q", tc.value, err, tc.want)
+			}
+		})
+	}
+	t.Setenv("VELLUM_OIDC_PROVIDERS", `[{"name":"bankid","issuer":"https://i.example/oidc","clientId":"c","clientSecret":"s","scopes":["profile"],"nationalIdClaim":"nin"}]`)
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ValidateCommon(); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.OIDCProviders; len(p) != 1 || p[0].Name != "bankid" || p[0].NationalIDClaim != "nin" || p[0].ClientSecret != "s" {
+		t.Errorf("providers %+v", p)
+	}
+}

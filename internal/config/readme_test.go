@@ -60,8 +60,11 @@ func TestLoad_ReadsEveryDocumentedVariableAndNoOther(t *testing.T) {
 	}
 	for _, v := range config.Vars {
 		other := v.Default + "x"
-		if v.Name == "VELLUM_TRUSTED_PROXIES" {
+		switch v.Name {
+		case "VELLUM_TRUSTED_PROXIES":
 			other = "10.0.0.1" // a list of addresses: "x" does not load
+		case "VELLUM_OIDC_PROVIDERS":
+			other = `[{"name": "bankid", "issuer": "https://idp.example", "clientId": "vellum"}]` // JSON
 		}
 		if n, err := strconv.Atoi(v.Default); err == nil {
 			other = strconv.Itoa(n + 1)

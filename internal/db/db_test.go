@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/internal/testenv"
@@ -166,4 +167,38 @@ func TestOpen_RejectsUnknownSchemesAndUnreachableServers(t *testing.T) {
 			t.Errorf("Open(%q) succeeded", url)
 		}
 	}
+}
+
+// TestMigrate_RecipientsAcceptOIDC checks migration 0150's widened CHECK in
+// both dialects, on a connection of the pool that may have cached the old
+// schema: OIDC is stored, an unknown method still is not.
+func TestMigrate_RecipientsAcceptOIDC(t *testing.T) {
+	dialects(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if _, err := d.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		conn := d.Conn(ctx)
+		now := time.Now().UTC()
+		if err := conn.Exec(`INSERT INTO accounts (id, name, email, created_at) VALUES ('acct_1', 'A', 'a@example.com', ?)`, now).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Exec(`INSERT INTO envelopes (id, account_id, environment, status, subject, message, signing_order,
+			sign_text, external_reference, metadata, redirects, url_ttl, url_ttl_seconds, current_order, void_reason,
+			audit_trail_key, package_key, version, created_at, updated_at)
+			VALUES ('env_1', 'acct_1', 'test', 'DRAFT', 's', '', 'PARALLEL', '', '', '{}', '{}', '', 0, 1, '', '', '', 1, ?, ?)`, now, now).Error; err != nil {
+			t.Fatal(err)
+		}
+		insert := func(id, method string) error {
+			return conn.Exec(`INSERT INTO envelope_recipients (id, envelope_id, position, email, name, role, routing_order,
+				auth_method, status, auth_provider) VALUES (?, 'env_1', 1, 'a@example.com', 'A', 'SIGNER', 1, ?, 'PENDING', 'testid')`,
+				id, method).Error
+		}
+		if err := insert("rcp_1", "OIDC"); err != nil {
+			t.Errorf("OIDC recipient: %v", err)
+		}
+		if err := insert("rcp_2", "PASSWORD"); err == nil {
+			t.Error("a recipient with auth_method PASSWORD was stored")
+		}
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/jobs"
+	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/pkg/pades"
 )
 
@@ -329,7 +330,7 @@ func (s *Service) issue(ctx context.Context, r *Recipient) (*credential, error) 
 	if len([]rune(name)) > 64 {
 		name = strings.TrimSpace(string([]rune(name)[:64]))
 	}
-	c, err := s.PKI.IssueSigner(ctx, name, r.Email)
+	c, err := s.PKI.IssueSignerFor(ctx, pki.SignerSubject{Name: name, Email: r.Email, SerialNumber: r.verifiedSerial()})
 	if err != nil {
 		return nil, fmt.Errorf("issue certificate for %s: %w", r.ID, err)
 	}

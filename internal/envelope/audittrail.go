@@ -88,6 +88,14 @@ func (s *Service) renderAuditTrail(ctx context.Context, env *Envelope, final boo
 		d.KV(string(r.Role), r.Name+" <"+r.Email+">")
 		d.KV("Routing order", fmt.Sprint(r.RoutingOrder))
 		d.KV("Authentication", string(r.AuthMethod))
+		if id := r.Identity; r.AuthMethod == AuthOIDC && id != nil {
+			// Who the identity provider vouched for, as its ID token said.
+			d.KV("Identity provider", id.Provider+" ("+id.Issuer+")")
+			d.KV("Verified identity", strings.TrimSpace(id.Name+" subject "+id.Subject))
+			if id.NationalID != "" {
+				d.KV("National ID", id.NationalID)
+			}
+		}
 		d.KV("Status", string(r.Status))
 		d.KV("Invited", fmtTime(r.NotifiedAt))
 		d.KV("Viewed", fmtTime(r.ViewedAt))

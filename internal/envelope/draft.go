@@ -72,7 +72,7 @@ func (s *Service) documentText(ctx context.Context, scope account.Scope, id stri
 func (s *Service) Create(ctx context.Context, scope account.Scope, actor Actor, in Input) (*Envelope, error) {
 	normalize(&in)
 	now := s.now()
-	verrs, err := validate(ctx, scope, &in, s.lookupDocument, now, s.Fonts)
+	verrs, err := validate(ctx, scope, &in, s.lookupDocument, now, s.Fonts, s.IdentityProviders)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (s *Service) assign(ctx context.Context, env *Envelope, in *Input) error {
 		rec := Recipient{
 			ID: ident.New("rcp"), EnvelopeID: env.ID, Position: i + 1, Email: r.Email, Name: r.Name,
 			Role: r.Role, RoutingOrder: r.Order, AuthMethod: r.Auth, Status: RecipientPending,
-			AccessCodeHash: r.accessCodeHash,
+			AccessCodeHash: r.accessCodeHash, AuthProvider: r.Provider, NationalID: r.NationalID,
 		}
 		if r.AccessCode != "" {
 			rec.AccessCodeHash = s.secretHash("access-code", rec.ID, r.AccessCode)
@@ -165,7 +165,7 @@ func inputOf(env *Envelope) Input {
 	}
 	for _, r := range env.Recipients {
 		ri := RecipientInput{Email: r.Email, Name: r.Name, Role: r.Role, Order: r.RoutingOrder, Auth: r.AuthMethod,
-			accessCodeHash: r.AccessCodeHash}
+			accessCodeHash: r.AccessCodeHash, Provider: r.AuthProvider, NationalID: r.NationalID}
 		for _, f := range env.fieldsOf(r.ID) {
 			// An anchored field comes back at the place it was resolved to;
 			// a named one is looked up again.
@@ -198,7 +198,7 @@ func (s *Service) Update(ctx context.Context, scope account.Scope, actor Actor, 
 		in := inputOf(env)
 		p.apply(&in)
 		normalize(&in)
-		verrs, err := validate(ctx, scope, &in, s.lookupDocument, s.now(), s.Fonts)
+		verrs, err := validate(ctx, scope, &in, s.lookupDocument, s.now(), s.Fonts, s.IdentityProviders)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/validation"
 )
 
@@ -71,6 +72,9 @@ const (
 	AuthNone       AuthMethod = "NONE"
 	AuthEmailOTP   AuthMethod = "EMAIL_OTP"
 	AuthAccessCode AuthMethod = "ACCESS_CODE"
+	// AuthOIDC logs the recipient in with an operator-configured OpenID
+	// Connect provider (Recipient.AuthProvider) before they may sign.
+	AuthOIDC AuthMethod = "OIDC"
 )
 
 // RecipientStatus is a recipient's progress. It follows their signing
@@ -284,6 +288,16 @@ type Recipient struct {
 	RoutingOrder   int
 	AuthMethod     AuthMethod
 	AccessCodeHash string
+	// AuthProvider names the identity provider of an OIDC recipient;
+	// NationalID, when set, is the national identification number its ID
+	// token must carry.
+	AuthProvider string
+	NationalID   string `gorm:"column:national_id"`
+	// Identity is whom the provider vouched for at the recipient's last
+	// login, and IdentifiedAt when; it goes into the audit trail and the
+	// signer's certificate.
+	Identity       *idp.Identity `gorm:"serializer:json"`
+	IdentifiedAt   *time.Time
 	Status         RecipientStatus
 	NotifiedAt     *time.Time
 	ViewedAt       *time.Time
@@ -368,6 +382,12 @@ type Session struct {
 	// counts lockouts, each twice as long as the one before.
 	AuthLockedUntil *time.Time
 	AuthLockouts    int
+	// OIDCStateHash finds the session of an identity-provider login in
+	// progress; OIDCBindingHash is the hash of the cookie set in the browser
+	// that started it, which the callback and the signature must present.
+	OIDCStateHash   string     `gorm:"column:oidc_state_hash"`
+	OIDCBindingHash string     `gorm:"column:oidc_binding_hash"`
+	OIDCStartedAt   *time.Time `gorm:"column:oidc_started_at"`
 }
 
 // TableName maps Session to its table.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/idp"
+	"github.com/vellum-sign/vellum/internal/pki"
 
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/pdffont"
@@ -66,6 +68,11 @@ type RecipientInput struct {
 	Order      int // 0 means 1
 	Auth       AuthMethod
 	AccessCode string
+	// Provider and NationalID go with Auth OIDC: the identity provider's
+	// name and, optionally, the national identification number it must
+	// vouch for.
+	Provider   string
+	NationalID string
 	Fields     []FieldInput
 
 	// accessCodeHash carries a stored recipient's hashed code through a
@@ -192,7 +199,8 @@ func (c *checker) httpURL(field, v string) {
 
 // validate checks a complete input, reporting every problem at once. now
 // anchors the 45-day horizons.
-func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLookup, now time.Time, fonts []*pdffont.Font) (ValidationError, error) {
+func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLookup, now time.Time, fonts []*pdffont.Font,
+	providers *idp.Registry) (ValidationError, error) {
 	c := &checker{}
 	c.text("subject", in.Subject, MaxSubjectLen, true, true)
 	c.text("message", in.Message, MaxMessageLen, false, false)
@@ -305,8 +313,13 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 			if n := utf8.RuneCountInString(r.AccessCode); n < 4 || n > 64 {
 				c.add(p+"auth.accessCode", "must be 4 to 64 characters with method ACCESS_CODE")
 			}
+		case AuthOIDC:
+			checkOIDCRecipient(c, p, r, providers)
 		default:
-			c.add(p+"auth.method", "must be NONE, EMAIL_OTP or ACCESS_CODE")
+			c.add(p+"auth.method", "must be NONE, EMAIL_OTP, ACCESS_CODE or OIDC")
+		}
+		if r.Auth != AuthOIDC && (r.Provider != "" || r.NationalID != "") {
+			c.add(p+"auth", "provider and nationalIdentificationNumber go only with method OIDC")
 		}
 		if r.Auth != AuthNone && !r.Role.Acts() && r.Role != RoleViewer && r.Role != "" {
 			c.add(p+"auth.method", "only signers, approvers and viewers authenticate")
@@ -426,4 +439,36 @@ func (p *Patch) apply(in *Input) {
 	if p.URLTTL != nil {
 		in.URLTTL = *p.URLTTL
 	}
+}
+
+// MaxNationalIDLen bounds a national identification number; it becomes the
+// signer certificate's serialNumber (ub-serial-number is 64).
+const MaxNationalIDLen = 64
+
+// checkOIDCRecipient checks an OIDC recipient's provider and national
+// identification number.
+func checkOIDCRecipient(c *checker, p string, r *RecipientInput, providers *idp.Registry) {
+	prov, ok := providers.Get(r.Provider)
+	switch {
+	case r.Provider == "":
+		c.add(p+"auth.provider", "is required with method OIDC: one of %s", providerList(providers))
+	case !ok:
+		c.add(p+"auth.provider", "%q is not a configured identity provider: %s", r.Provider, providerList(providers))
+	}
+	if r.NationalID == "" {
+		return
+	}
+	if !pki.ValidSerialNumber(r.NationalID) || strings.TrimSpace(r.NationalID) != r.NationalID {
+		c.add(p+"auth.nationalIdentificationNumber", "must be 1 to %d letters, digits, spaces or '()+,-./:=? without leading or trailing spaces", MaxNationalIDLen)
+	}
+	if ok && prov.NationalIDClaim == "" {
+		c.add(p+"auth.nationalIdentificationNumber", "identity provider %q supplies no national identification number, so it cannot be checked", r.Provider)
+	}
+}
+
+func providerList(providers *idp.Registry) string {
+	if names := providers.Names(); len(names) > 0 {
+		return "configured are " + strings.Join(names, ", ")
+	}
+	return "this deployment configures no identity provider (VELLUM_OIDC_PROVIDERS)"
 }

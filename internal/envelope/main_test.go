@@ -27,6 +27,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
 	"github.com/vellum-sign/vellum/internal/httpapi"
+	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/mail/mailtest"
@@ -58,6 +59,10 @@ var h struct {
 	hooks    *webhook.Service
 	base     string
 	srv      *httptest.Server
+	// op is a real OpenID provider, configured as identity provider
+	// "testid" with the national identification number in
+	// preferred_username.
+	op *testenv.OIDCProvider
 	// clock is what the PKI, the TSA and the service read; tests that need
 	// certificates to expire move it.
 	clock testenv.Clock
@@ -121,6 +126,21 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 
+	if h.op, err = testenv.StartOIDCProvider(ctx, []string{h.base + httpapi.OIDCCallbackPath}, oidcUsers); err != nil {
+		return fail(err)
+	}
+	defer h.op.Close()
+	opHost, err := outbound.HostPort(h.op.Issuer)
+	if err != nil {
+		return fail(err)
+	}
+	providers, err := idp.New([]idp.Provider{{Name: "testid", Issuer: h.op.Issuer, ClientID: h.op.ClientID,
+		ClientSecret: h.op.ClientSecret, Scopes: []string{"profile", "email"}, NationalIDClaim: "preferred_username"}},
+		h.base+httpapi.OIDCCallbackPath, outbound.NewClient(outbound.Config{AllowHosts: []string{opHost}}))
+	if err != nil {
+		return fail(err)
+	}
+
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("VELLUM_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -139,7 +159,7 @@ func run(m *testing.M) int {
 			Timeout: 10 * time.Second, AllowHosts: []string{ln.Addr().String()}, MaxRedirects: 3,
 		})}, h.pki.Root())),
 		PublicURL: h.base, TokenKey: key, Log: log, Now: h.clock.Now,
-		Publisher: h.hooks,
+		Publisher: h.hooks, IdentityProviders: providers,
 	})
 	if err != nil {
 		return fail(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/blob"
 	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/mail"
 	"github.com/vellum-sign/vellum/internal/pki"
@@ -29,7 +30,7 @@ type Publisher interface {
 // PKI issues per-signer certificates and holds the platform seal;
 // internal/pki's *PKI is one.
 type PKI interface {
-	IssueSigner(ctx context.Context, name, email string) (*pki.Credential, error)
+	IssueSignerFor(ctx context.Context, sub pki.SignerSubject) (*pki.Credential, error)
 	Seal() pki.Credential
 }
 
@@ -58,6 +59,9 @@ type Deps struct {
 	// TokenKey (≥ 32 bytes) derives signing tokens and one-time codes from
 	// session ids, so only their hashes need be stored.
 	TokenKey []byte
+	// IdentityProviders are the OpenID Connect providers OIDC recipients
+	// log in with; nil: none configured.
+	IdentityProviders *idp.Registry
 	// MaxAttachmentBytes bounds the signed documents attached to a
 	// completion e-mail; larger results are linked (default 10 MB).
 	MaxAttachmentBytes int64

@@ -67,8 +67,12 @@ type SignerRecipient struct {
 	Role       Role            `json:"role"`
 	Status     RecipientStatus `json:"status"`
 	AuthMethod AuthMethod      `json:"authMethod"`
-	SignedAt   *time.Time      `json:"signedAt"`
-	DeclinedAt *time.Time      `json:"declinedAt"`
+	// AuthProvider is the identity provider an OIDC recipient logs in
+	// with; Identity whom it vouched for, once they have.
+	AuthProvider string        `json:"authProvider,omitempty"`
+	Identity     *IdentityView `json:"identity"`
+	SignedAt     *time.Time    `json:"signedAt"`
+	DeclinedAt   *time.Time    `json:"declinedAt"`
 }
 
 // SignerDocument is a document the signer can read.
@@ -101,6 +105,9 @@ type SignInput struct {
 	Image         []byte
 	OTP           string
 	AccessCode    string
+	// OIDCBinding is the browser's secret from StartLogin (a cookie), for
+	// an OIDC recipient.
+	OIDCBinding string
 	// Values fill the recipient's TEXT, CHECKBOX and DATE fields by id.
 	Values map[string]string
 }
@@ -193,7 +200,8 @@ func (s *Service) signerView(sc *signerCtx) *SignerView {
 		Envelope: SignerEnvelope{ID: env.ID, Subject: env.Subject, Message: env.Message, SignText: env.ConsentText(),
 			Status: env.Status, SigningOrder: env.SigningOrder, ExpiresAt: utc(env.ExpiresAt)},
 		Recipient: SignerRecipient{ID: r.ID, Name: r.Name, Email: r.Email, Role: r.Role, Status: r.Status,
-			AuthMethod: r.AuthMethod, SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt)},
+			AuthMethod: r.AuthMethod, AuthProvider: r.AuthProvider, Identity: identityView(r),
+			SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt)},
 		Documents: []SignerDocument{}, Fields: []FieldView{}, Redirects: env.Redirects,
 		Session: SignerSession{Status: ss.Status, ExpiresAt: ss.ExpiresAt.UTC(), OTPExpiresAt: utc(ss.OTPExpiresAt)},
 	}
@@ -371,6 +379,8 @@ func (s *Service) authenticate(ctx context.Context, sc *signerCtx, in *SignInput
 			}
 			return fmt.Errorf("%w: wrong access code (%d of %d attempts used)", ErrAuthRequired, ss.OTPAttempts, AccessCodeMaxAttempts), nil
 		}
+	case AuthOIDC:
+		return s.authenticateOIDC(sc, in.OIDCBinding), nil
 	}
 	return nil, nil
 }
@@ -490,6 +500,9 @@ func (s *Service) Sign(ctx context.Context, token string, in SignInput, actor Ac
 		actor.Name = "recipient:" + r.ID
 		details := map[string]string{"role": string(r.Role), "auth": string(r.AuthMethod), "signatureType": r.SignatureType}
 		details["consentTextSha256"] = sha256Hex([]byte(sc.env.ConsentText()))
+		if id := r.Identity; r.AuthMethod == AuthOIDC && id != nil {
+			details["identityProvider"], details["identityIssuer"], details["identitySubject"] = id.Provider, id.Issuer, id.Subject
+		}
 		if err := s.record(ctx, sc.env, "recipient.signed", actor, r.ID, details); err != nil {
 			return err
 		}

@@ -58,12 +58,17 @@ type RecipientView struct {
 	SignedAt      *time.Time      `json:"signedAt"`
 	DeclinedAt    *time.Time      `json:"declinedAt"`
 	DeclineReason string          `json:"declineReason,omitempty"`
-	Fields        []FieldView     `json:"fields"`
+	// Identity is whom an OIDC recipient's provider vouched for.
+	Identity *IdentityView `json:"identity,omitempty"`
+	Fields   []FieldView   `json:"fields"`
 }
 
 // AuthView says how a recipient authenticates (the access code is never shown).
 type AuthView struct {
 	Method AuthMethod `json:"method"`
+	// Provider and NationalIdentificationNumber are an OIDC recipient's.
+	Provider                     string `json:"provider,omitempty"`
+	NationalIdentificationNumber string `json:"nationalIdentificationNumber,omitempty"`
 }
 
 // FieldView is one field.
@@ -107,7 +112,8 @@ func (s *Service) View(env *Envelope) View {
 	for i := range env.Recipients {
 		r := &env.Recipients[i]
 		rv := RecipientView{ID: r.ID, Email: r.Email, Name: r.Name, Role: r.Role, Order: r.RoutingOrder,
-			Status: r.Status, Auth: AuthView{Method: r.AuthMethod}, NotifiedAt: utc(r.NotifiedAt),
+			Status: r.Status, Auth: AuthView{Method: r.AuthMethod, Provider: r.AuthProvider,
+				NationalIdentificationNumber: r.NationalID}, Identity: identityView(r), NotifiedAt: utc(r.NotifiedAt),
 			ViewedAt: utc(r.ViewedAt), SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt),
 			DeclineReason: r.DeclineReason, Fields: []FieldView{}}
 		if ss := env.session(r.ID); ss != nil && env.Status == StatusSent && r.Role != RoleCC &&

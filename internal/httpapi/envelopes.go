@@ -65,6 +65,9 @@ type recipientRequest struct {
 type authRequest struct {
 	Method     string `json:"method"`
 	AccessCode string `json:"accessCode"`
+	// Provider and NationalIdentificationNumber go with method OIDC.
+	Provider                     string `json:"provider"`
+	NationalIdentificationNumber string `json:"nationalIdentificationNumber"`
 }
 
 type fieldRequest struct {
@@ -108,6 +111,7 @@ func toRecipientInputs(in []recipientRequest, bad []InvalidParam) ([]envelope.Re
 		}
 		if r.Auth != nil {
 			ri.Auth, ri.AccessCode = envelope.AuthMethod(r.Auth.Method), r.Auth.AccessCode
+			ri.Provider, ri.NationalID = r.Auth.Provider, r.Auth.NationalIdentificationNumber
 		}
 		for _, f := range r.Fields {
 			required := true

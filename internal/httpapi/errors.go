@@ -10,6 +10,7 @@ import (
 	"github.com/vellum-sign/vellum/internal/collection"
 	"github.com/vellum-sign/vellum/internal/document"
 	"github.com/vellum-sign/vellum/internal/envelope"
+	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/person"
 	"github.com/vellum-sign/vellum/internal/seal"
 	"github.com/vellum-sign/vellum/internal/webhook"
@@ -105,6 +106,11 @@ var domainErrors = []domainError{
 	{certrequest.ErrAlreadyDenied, http.StatusConflict, "certificate_request_denied"},
 	{certrequest.ErrExpired, http.StatusConflict, "certificate_request_expired"},
 	{certrequest.ErrFulfilment, http.StatusBadGateway, "certificate_authority_failed"},
+	// Signers' identity providers.
+	{envelope.ErrLoginUnknown, http.StatusBadRequest, "identity_login_unknown"},
+	{idp.ErrUnknownProvider, http.StatusBadRequest, "identity_provider_unknown"},
+	{idp.ErrUnavailable, http.StatusBadGateway, "identity_provider_unavailable"},
+	{idp.ErrRejected, http.StatusForbidden, "signer_authentication_failed"},
 }
 
 // domainErrorFor finds the most specific entry of domainErrors that err

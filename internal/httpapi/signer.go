@@ -26,7 +26,53 @@ func SignerRoutes(envelopes *envelope.Service) func(e *echo.Echo, api *echo.Grou
 		g.POST("/otp", h.otp)
 		g.POST("/sign", h.sign)
 		g.POST("/decline", h.decline)
+		g.GET("/oidc", h.startLogin)
+		e.GET(OIDCCallbackPath, h.finishLogin, noStore)
 	}
+}
+
+// OIDCCallbackPath is where every identity provider sends the signer back:
+// the operator registers VELLUM_PUBLIC_URL + OIDCCallbackPath as the
+// redirect URI of Vellum's client at each provider.
+const OIDCCallbackPath = "/api/v1/signer/oidc/callback"
+
+// oidcCookie holds the browser binding of an identity-provider login. It
+// is sent only to the signer API (the callback and …/sign), never readable
+// by script; SameSite=Lax lets the provider's top-level redirect back
+// carry it. One browser runs one such login at a time.
+const oidcCookie = "vellum_oidc"
+
+// startLogin sends an OIDC recipient's browser to their identity provider.
+func (h *signerHandlers) startLogin(c echo.Context) error {
+	authURL, binding, err := h.svc.StartLogin(c.Request().Context(), c.Param("token"), signerActor(c))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	c.SetCookie(&http.Cookie{Name: oidcCookie, Value: binding, Path: "/api/v1/signer/", HttpOnly: true,
+		Secure: strings.HasPrefix(h.svc.PublicURL, "https:"), SameSite: http.SameSiteLaxMode,
+		MaxAge: int((envelope.OIDCLoginLifetime + envelope.OIDCIdentityLifetime).Seconds())})
+	return c.Redirect(http.StatusFound, authURL)
+}
+
+// finishLogin is the identity providers' redirect URI: it completes the
+// login and sends the browser back to the signing page, which shows the
+// verified identity or, after ?login=failed, that the login did not count.
+func (h *signerHandlers) finishLogin(c echo.Context) error {
+	q := c.QueryParams()
+	providerErr := strings.TrimSpace(q.Get("error") + " " + q.Get("error_description"))
+	var binding string
+	if ck, err := c.Cookie(oidcCookie); err == nil {
+		binding = ck.Value
+	}
+	res, err := h.svc.FinishLogin(c.Request().Context(), q.Get("state"), q.Get("code"), providerErr, binding, signerActor(c))
+	if err != nil {
+		return envelopeError(c, err)
+	}
+	to := res.SignURL
+	if res.Err != nil {
+		to += "?login=failed"
+	}
+	return c.Redirect(http.StatusSeeOther, to)
 }
 
 // noStore keeps signer responses (which carry personal data behind a
@@ -124,6 +170,9 @@ func (h *signerHandlers) sign(c echo.Context) error {
 		return err
 	}
 	in := envelope.SignInput{OTP: strings.TrimSpace(req.OTP), AccessCode: req.AccessCode, Values: map[string]string{}}
+	if ck, err := c.Cookie(oidcCookie); err == nil {
+		in.OIDCBinding = ck.Value
+	}
 	if req.Consent != nil {
 		in.Consent = *req.Consent
 	}

@@ -25,12 +25,19 @@ type signerView struct {
 		Status   string `json:"status"`
 	} `json:"envelope"`
 	Recipient struct {
-		ID         string     `json:"id"`
-		Name       string     `json:"name"`
-		Email      string     `json:"email"`
-		Role       string     `json:"role"`
-		Status     string     `json:"status"`
-		AuthMethod string     `json:"authMethod"`
+		ID         string `json:"id"`
+		Name       string `json:"name"`
+		Email      string `json:"email"`
+		Role       string `json:"role"`
+		Status     string `json:"status"`
+		AuthMethod string `json:"authMethod"`
+		// AuthProvider and Identity are an OIDC recipient's provider and
+		// whom it vouched for.
+		AuthProvider string `json:"authProvider"`
+		Identity     *struct {
+			Name    string `json:"name"`
+			Subject string `json:"subject"`
+		} `json:"identity"`
 		SignedAt   *time.Time `json:"signedAt"`
 		DeclinedAt *time.Time `json:"declinedAt"`
 	} `json:"recipient"`

@@ -38,7 +38,9 @@ type pageData struct {
 	Inputs     []inputData
 	OTP        bool
 	AccessCode bool
-	SignText   string
+	// OIDC is the identity-provider login step of an OIDC recipient.
+	OIDC     *oidcData
+	SignText string
 	// Handwriting lists the characters the handwriting face has, as hex
 	// ranges ("20-7e,a0-ff"), so the script picks the preview face as the
 	// stamp will; TypedSerif is that choice for the name the page opens with.
@@ -75,6 +77,17 @@ func (d *pageData) EmbedEvent() string {
 		return "declined"
 	}
 	return "error"
+}
+
+// oidcData is the login step: where to start it, and whom the provider
+// vouched for once it has.
+type oidcData struct {
+	Provider   string
+	LoginURL   string
+	Identified string
+	// Failed is set when the provider's answer did not count (the callback
+	// came back with ?login=failed).
+	Failed bool
 }
 
 type recipientData struct {
@@ -187,7 +200,7 @@ func problemPage(p *problem) (*pageData, int) {
 
 // viewPage builds the page for a token the API accepted: the signing form,
 // or the state page when the signer has nothing (more) to do.
-func viewPage(v *signerView, token string) *pageData {
+func viewPage(v *signerView, token string, loginFailed bool) *pageData {
 	switch strings.ToUpper(v.Recipient.Status) {
 	case "SIGNED", "COMPLETED":
 		return statePage(stateSigned, v)
@@ -226,6 +239,11 @@ func viewPage(v *signerView, token string) *pageData {
 		d.OTP = true
 	case "ACCESS_CODE":
 		d.AccessCode = true
+	case "OIDC":
+		d.OIDC = &oidcData{Provider: v.Recipient.AuthProvider, LoginURL: base + "/oidc", Failed: loginFailed}
+		if id := v.Recipient.Identity; id != nil {
+			d.OIDC.Identified = firstNonEmpty(id.Name, id.Subject)
+		}
 	}
 	d.SuccessURL, d.CancelURL = httpURL(v.Redirects.Success), httpURL(v.Redirects.Cancel)
 

@@ -119,7 +119,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 			h.log.ErrorContext(r.Context(), "signing page: load signer view", "err", err)
 			data, status = statePage(stateUnavailable, nil), http.StatusServiceUnavailable
 		default:
-			data = viewPage(v, token)
+			data = viewPage(v, token, r.URL.Query().Get("login") == "failed")
 		}
 	}
 	emb := h.embedding(r, token)

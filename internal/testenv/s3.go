@@ -198,28 +198,36 @@ func (s *S3Server) createBucket(ctx context.Context) error {
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL if it lingers.
-func (s *S3Server) stop() error {
-	if s.cmd == nil || s.cmd.Process == nil {
+func (s *S3Server) stop() error { return stopGroup(s.cmd, s.exited) }
+
+// stopGroup sends SIGTERM to cmd's process group (started with
+// s3ProcAttr), then SIGKILL if it lingers; exited closes when cmd is
+// reaped.
+func stopGroup(cmd *exec.Cmd, exited <-chan struct{}) error {
+	if cmd == nil || cmd.Process == nil {
 		return nil
 	}
-	pgid := -s.cmd.Process.Pid
+	pgid := -cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {
-	case <-s.exited:
+	case <-exited:
 		return nil
 	case <-time.After(5 * time.Second):
 	}
 	_ = syscall.Kill(pgid, syscall.SIGKILL)
 	select {
-	case <-s.exited:
+	case <-exited:
 		return nil
 	case <-time.After(5 * time.Second):
-		return fmt.Errorf("versitygw (pid %d) did not exit after SIGKILL", s.cmd.Process.Pid)
+		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", cmd.Path, cmd.Process.Pid)
 	}
 }
 
-func (s *S3Server) logTail() string {
-	b, err := os.ReadFile(filepath.Join(s.dir, "versitygw.log"))
+func (s *S3Server) logTail() string { return fileTail(filepath.Join(s.dir, "versitygw.log")) }
+
+// fileTail is the end of a tool's log file, for an error message.
+func fileTail(path string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}
@@ -234,12 +242,19 @@ func (s *S3Server) logTail() string {
 }
 
 // s3Binary resolves the versitygw binary, building bin/versitygw once if it
-// is missing. `go test ./...` runs packages as parallel processes, so the
-// build is serialised by a lock file and the result renamed into place.
+// is missing.
 func s3Binary(ctx context.Context) (string, error) {
-	if p := os.Getenv(EnvS3Binary); p != "" {
+	return toolBinary(ctx, EnvS3Binary, "versitygw", "github.com/versity/versitygw/cmd/versitygw")
+}
+
+// toolBinary resolves a test tool pinned in test/tools/go.mod: $env, else
+// bin/name at the repository root, built from pkg once if it is missing.
+// `go test ./...` runs packages as parallel processes, so the build is
+// serialised by a lock file and the result renamed into place.
+func toolBinary(ctx context.Context, env, name, pkg string) (string, error) {
+	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvS3Binary, p, err)
+			return "", fmt.Errorf("%s=%s: %w", env, p, err)
 		}
 		return p, nil
 	}
@@ -247,7 +262,7 @@ func s3Binary(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(root, "bin", "versitygw")
+	bin := filepath.Join(root, "bin", name)
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
@@ -267,15 +282,15 @@ func s3Binary(ctx context.Context) (string, error) {
 		return bin, nil // another package built it while we waited
 	}
 	tmp := bin + ".tmp-" + strconv.Itoa(os.Getpid())
-	build := exec.CommandContext(ctx, "go", "build", "-o", tmp, "github.com/versity/versitygw/cmd/versitygw")
+	build := exec.CommandContext(ctx, "go", "build", "-o", tmp, pkg)
 	build.Dir = filepath.Join(root, "test", "tools")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("build versitygw (cd test/tools && go build -o ../../bin/versitygw "+
-			"github.com/versity/versitygw/cmd/versitygw), or set %s: %w\n%s", EnvS3Binary, err, out)
+		return "", fmt.Errorf("build %s (cd test/tools && go build -o ../../bin/%s %s), or set %s: %w\n%s",
+			name, name, pkg, env, err, out)
 	}
 	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("install versitygw: %w", err)
+		return "", fmt.Errorf("install %s: %w", name, err)
 	}
 	return bin, nil
 }

@@ -68,6 +68,9 @@ const (
 	AuthNone       AuthMethod = "NONE"
 	AuthEmailOTP   AuthMethod = "EMAIL_OTP"
 	AuthAccessCode AuthMethod = "ACCESS_CODE"
+	// AuthOIDC: the signer logs in with an identity provider the operator
+	// configured (RecipientAuthRequest.Provider) in the signing page.
+	AuthOIDC AuthMethod = "OIDC"
 )
 
 // RecipientStatus is where a recipient stands.
@@ -129,12 +132,27 @@ type Recipient struct {
 	SignedAt      *time.Time      `json:"signedAt"`
 	DeclinedAt    *time.Time      `json:"declinedAt"`
 	DeclineReason string          `json:"declineReason,omitempty"`
-	Fields        []Field         `json:"fields"`
+	// Identity is whom an OIDC recipient's identity provider vouched for.
+	Identity *VerifiedIdentity `json:"identity,omitempty"`
+	Fields   []Field           `json:"fields"`
 }
 
-// RecipientAuth is a recipient's authentication method.
+// RecipientAuth is a recipient's authentication method, and an OIDC
+// recipient's identity provider and national identification number.
 type RecipientAuth struct {
-	Method AuthMethod `json:"method"`
+	Method                       AuthMethod `json:"method"`
+	Provider                     string     `json:"provider,omitempty"`
+	NationalIdentificationNumber string     `json:"nationalIdentificationNumber,omitempty"`
+}
+
+// VerifiedIdentity is whom an identity provider vouched for at the
+// recipient's last login.
+type VerifiedIdentity struct {
+	Provider                     string    `json:"provider"`
+	Subject                      string    `json:"subject"`
+	Name                         string    `json:"name,omitempty"`
+	NationalIdentificationNumber string    `json:"nationalIdentificationNumber,omitempty"`
+	VerifiedAt                   time.Time `json:"verifiedAt"`
 }
 
 // Field is a field placed on a page, in PDF points from the lower-left corner.
@@ -196,6 +214,10 @@ type RecipientRequest struct {
 type RecipientAuthRequest struct {
 	Method     AuthMethod `json:"method,omitempty"`
 	AccessCode string     `json:"accessCode,omitempty"`
+	// Provider (required with AuthOIDC) names the identity provider;
+	// NationalIdentificationNumber, when set, is the one it must vouch for.
+	Provider                     string `json:"provider,omitempty"`
+	NationalIdentificationNumber string `json:"nationalIdentificationNumber,omitempty"`
 }
 
 // FieldRequest places a field for a recipient. Required defaults to true.

@@ -39,8 +39,12 @@ type SignerRecipient struct {
 	Role       Role            `json:"role"`
 	Status     RecipientStatus `json:"status"`
 	AuthMethod AuthMethod      `json:"authMethod"`
-	SignedAt   *time.Time      `json:"signedAt"`
-	DeclinedAt *time.Time      `json:"declinedAt"`
+	// AuthProvider and Identity are an OIDC recipient's identity provider
+	// and whom it vouched for (nil before the login).
+	AuthProvider string            `json:"authProvider,omitempty"`
+	Identity     *VerifiedIdentity `json:"identity"`
+	SignedAt     *time.Time        `json:"signedAt"`
+	DeclinedAt   *time.Time        `json:"declinedAt"`
 }
 
 // SignerDocument is a document the signer reads.

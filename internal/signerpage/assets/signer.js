@@ -466,6 +466,10 @@
         body.otp = otp.value.trim();
       }
     }
+    var oidc = $('oidc-step');
+    if (oidc && oidc.getAttribute('data-oidc') === 'required') {
+      errors.push({ field: 'oidc-login', message: 'Log in with ' + oidc.getAttribute('data-provider') + ' first' });
+    }
     var access = $('access-code');
     if (access) {
       if (!access.value.trim()) {
@@ -493,6 +497,7 @@
     if (err.status === 403 || /otp|code|auth/.test(code)) {
       if ($('otp')) { return 'otp'; }
       if ($('access-code')) { return 'access-code'; }
+      if ($('oidc-login')) { return 'oidc-login'; }
     }
     if (/consent/.test(code)) { return 'consent'; }
     if (/signature/.test(code)) { return mode() === 'drawn' ? 'pad' : 'typed-name'; }
