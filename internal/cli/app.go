@@ -353,6 +353,10 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 			Logger: a.log.With("component", "worker"), Registerer: a.registry,
 		})
 		a.registerTasks(worker)
+		if err := jobs.RegisterQueueMetrics(a.registry, a.redis); err != nil {
+			stopDispatcher()
+			return fmt.Errorf("queue metrics: %w", err)
+		}
 		// Idempotency records live 24 h; expired ones are only reclaimed
 		// on reuse of their key otherwise.
 		store := idempotency.NewStore(a.db)
