@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -17,8 +18,11 @@ import (
 
 // Put reads the first part; a body that fits in it goes up in one PutObject,
 // anything larger as a multipart upload. Either way S3 makes the object
-// visible only when complete. The stored size is checked against the bytes
-// read before Put reports success.
+// visible only when complete. A PutObject carries its Content-Length (and
+// the SDK's checksum), so S3 stores exactly those bytes or fails it; the
+// size of a multipart upload's result is checked with a HEAD before Put
+// reports success. (A HEAD after every small put was one S3 request in
+// three of an envelope's.)
 func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, contentType string) (Object, error) {
 	if err := ValidateKey(key); err != nil {
 		return Object{}, err
@@ -32,8 +36,12 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, contentType 
 	var size int64
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		size, err = int64(n), s.putSingle(ctx, key, (*buf)[:n], contentType)
+		err = s.putSingle(ctx, key, (*buf)[:n], contentType)
 		s.parts.Put(buf)
+		if err != nil {
+			return Object{}, err
+		}
+		return Object{Key: key, Size: int64(n), ContentType: contentType, ModTime: time.Now().UTC()}, nil
 	case err != nil:
 		s.parts.Put(buf)
 		return Object{}, fmt.Errorf("blob: put %q: read body: %w", key, err)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -45,6 +46,8 @@ import (
 
 // app holds the built components of one process.
 type app struct {
+	// draining is set on SIGTERM: /readyz answers 503 from then on.
+	draining atomic.Bool
 	cfg      *config.Config
 	log      *slog.Logger
 	db       *db.DB
@@ -352,6 +355,10 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 			Logger: a.log.With("component", "worker"), Registerer: a.registry,
 		})
 		a.registerTasks(worker)
+		if err := jobs.RegisterQueueMetrics(a.registry, a.redis); err != nil {
+			stopDispatcher()
+			return fmt.Errorf("queue metrics: %w", err)
+		}
 		// Idempotency records live 24 h; expired ones are only reclaimed
 		// on reuse of their key otherwise.
 		store := idempotency.NewStore(a.db)
@@ -396,6 +403,17 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 
 	select {
 	case <-ctx.Done():
+		// Readiness fails first and requests are still served while the
+		// load balancer notices, so none arrives at a closed listener.
+		a.draining.Store(true)
+		if a.cfg.DrainDelay > 0 {
+			a.log.Info("draining", "delay", a.cfg.DrainDelay.String())
+			select {
+			case <-time.After(a.cfg.DrainDelay):
+			case err = <-serveErr:
+				err = fmt.Errorf("http server: %w", err)
+			}
+		}
 	case err = <-serveErr:
 		err = fmt.Errorf("http server: %w", err)
 	}
@@ -420,6 +438,7 @@ func (a *app) router(opts runOptions) (*echo.Echo, error) {
 	deps := httpapi.Deps{
 		Log: a.log, Registry: a.registry, Accounts: a.accounts,
 		Ready:            map[string]httpapi.Pinger{"database": a.db, "redis": redisPinger{a.redis}, "storage": a.blob},
+		Draining:         a.draining.Load,
 		OpsToken:         a.cfg.OpsToken,
 		Redis:            a.redis,
 		RateLimits:       a.rateLimits(),

@@ -56,6 +56,9 @@ type Config struct {
 
 	WorkerConcurrency int           // VELLUM_WORKER_CONCURRENCY
 	ShutdownTimeout   time.Duration // VELLUM_SHUTDOWN_TIMEOUT
+	// DrainDelay is how long serve keeps answering, with /readyz at 503,
+	// after SIGTERM before it closes its listener (VELLUM_DRAIN_DELAY).
+	DrainDelay time.Duration
 	// RelayAfter is how long an enqueued task may stay unfinished before the
 	// outbox hands it to Redis again (VELLUM_OUTBOX_RELAY_AFTER).
 	RelayAfter time.Duration
@@ -249,6 +252,7 @@ var Vars = []Var{
 	{"VELLUM_LOG_FORMAT", "json", "json or text"},
 	{"VELLUM_WORKER_CONCURRENCY", "10", "tasks run at once per worker process"},
 	{"VELLUM_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and tasks on SIGTERM"},
+	{"VELLUM_DRAIN_DELAY", "0s", "on SIGTERM, /readyz answers 503 (draining) and requests are still served this long before the listener closes, so a load balancer stops sending first (Kubernetes: 10s)"},
 	{"VELLUM_OUTBOX_RELAY_AFTER", "10s", "hand a due task that is still unfinished to Redis again after this long (one that a dead worker took without claiming it is taken over)"},
 	{"VELLUM_RATE_LIMIT_PER_MINUTE", "100", "sustained requests per minute per API key (0: no limit)"},
 	{"VELLUM_RATE_LIMIT_BURST", "200", "burst size per API key"},
@@ -328,6 +332,14 @@ func Load() (*Config, error) {
 		}
 		return d
 	}
+	// offOrDur is durVar where 0 means off.
+	offOrDur := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration like 10s (0s: off)", name, get(name)))
+		}
+		return d
+	}
 	c := &Config{
 		Addr:        get("VELLUM_ADDR"),
 		PublicURL:   strings.TrimRight(get("VELLUM_PUBLIC_URL"), "/"),
@@ -369,6 +381,7 @@ func Load() (*Config, error) {
 		LogFormat:            get("VELLUM_LOG_FORMAT"),
 		WorkerConcurrency:    intVar("VELLUM_WORKER_CONCURRENCY"),
 		ShutdownTimeout:      durVar("VELLUM_SHUTDOWN_TIMEOUT"),
+		DrainDelay:           offOrDur("VELLUM_DRAIN_DELAY"),
 		RelayAfter:           durVar("VELLUM_OUTBOX_RELAY_AFTER"),
 		RateLimitPerMinute:   intVar("VELLUM_RATE_LIMIT_PER_MINUTE"),
 		RateLimitBurst:       intVar("VELLUM_RATE_LIMIT_BURST"),

@@ -71,7 +71,7 @@ func TestLoad_ReadsEveryDocumentedVariableAndNoOther(t *testing.T) {
 		} else if b, err := strconv.ParseBool(v.Default); err == nil {
 			other = strconv.FormatBool(!b)
 		} else if d, err := time.ParseDuration(v.Default); err == nil {
-			other = (2 * d).String()
+			other = (2*d + time.Second).String() // 0s (off) becomes 1s
 		}
 		t.Run(v.Name, func(t *testing.T) {
 			t.Setenv(v.Name, other)

@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,3 +192,30 @@ func startPrivateRedis(t *testing.T) (*redis.Client, func()) {
 type redisPinger struct{ c *redis.Client }
 
 func (p redisPinger) Ping(ctx context.Context) error { return p.c.Ping(ctx).Err() }
+
+// TestReadyz_DrainingAnswers503WhileServing: after SIGTERM serve reports
+// not ready, so a load balancer stops sending, while it still answers.
+func TestReadyz_DrainingAnswers503WhileServing(t *testing.T) {
+	var draining atomic.Bool
+	e, err := httpapi.New(httpapi.Deps{
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
+		Accounts: account.NewService(nil), Draining: draining.Load,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(e)
+	defer hs.Close()
+	s := &testServer{Server: hs}
+	if r := s.do(t, call{method: http.MethodGet, path: "/readyz"}); r.status != http.StatusOK {
+		t.Fatalf("before draining: %d %s", r.status, r.body)
+	}
+	draining.Store(true)
+	r := s.do(t, call{method: http.MethodGet, path: "/readyz"})
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), `"draining"`) || r.header.Get("Retry-After") == "" {
+		t.Fatalf("draining: %d Retry-After %q %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if r := s.do(t, call{method: http.MethodGet, path: "/healthz"}); r.status != http.StatusOK {
+		t.Fatalf("draining /healthz: %d", r.status)
+	}
+}

@@ -40,6 +40,9 @@ type Deps struct {
 	Accounts *account.Service
 	// Ready lists the dependencies /readyz checks, by name.
 	Ready map[string]Pinger
+	// Draining, when it reports true, makes /readyz answer 503 (the
+	// process got SIGTERM and is about to stop accepting).
+	Draining func() bool
 	// Queues is the Asynq dashboard, mounted at /ops/queues behind OpsToken.
 	Queues   http.Handler
 	OpsToken string
@@ -87,7 +90,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", readyz(d.Ready))
+	e.GET("/readyz", readyz(d.Ready, d.Draining))
 	if !d.MetricsElsewhere && d.OpsToken != "" {
 		e.GET("/metrics", echo.WrapHandler(MetricsHandler(d.Registry)), opsAuth(d.OpsToken))
 	}
@@ -176,8 +179,12 @@ func clientIP(trusted []netip.Prefix) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-func readyz(deps map[string]Pinger) echo.HandlerFunc {
+func readyz(deps map[string]Pinger, draining func() bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if draining != nil && draining() {
+			c.Response().Header().Set("Retry-After", unavailableRetryAfter)
+			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "draining", "checks": map[string]string{}})
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 		defer cancel()
 		checks := map[string]string{}

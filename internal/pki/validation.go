@@ -29,7 +29,7 @@ func (p *PKI) Revocation(fallback pades.RevocationFunc) pades.RevocationFunc {
 			switch {
 			case c.Equal(p.m.Root) || c.Equal(p.m.Issuing):
 				ours = true
-			case bytes.Equal(c.RawIssuer, p.m.Issuing.RawSubject) && c.CheckSignatureFrom(p.m.Issuing) == nil:
+			case bytes.Equal(c.RawIssuer, p.m.Issuing.RawSubject) && pades.CertSignedBy(c, p.m.Issuing) == nil:
 				ours = true
 				vd.Certs = append(vd.Certs, c.Raw)
 				if now.Before(c.NotBefore) || now.After(c.NotAfter) {

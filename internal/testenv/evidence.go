@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vellum-sign/vellum/pkg/pades"
 )
 
 // SignedRange is a signature or document timestamp found by scanning a PDF
@@ -385,4 +387,25 @@ func (v *Verifier) OCSP(resp []byte) (*OCSPResponse, error) {
 func Key(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
+}
+
+// SignaturesPerRecipient counts the signatures of an envelope's signed
+// document for each of the recipient ids, from the field names Vellum gives
+// them (Signature-<recipient id>-<n>), for checks that every signer signed
+// exactly once. Trust is not decided (pades.VerifyOptions.SkipTrust).
+func SignaturesPerRecipient(pdf []byte, recipientIDs ...string) (map[string]int, error) {
+	rep, err := pades.Verify(bytes.NewReader(pdf), int64(len(pdf)), pades.VerifyOptions{SkipTrust: true})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, id := range recipientIDs {
+		out[id] = 0
+		for _, s := range rep.Signatures {
+			if strings.HasPrefix(s.FieldName, "Signature-"+id+"-") {
+				out[id]++
+			}
+		}
+	}
+	return out, nil
 }

@@ -93,13 +93,13 @@ func (p *validationPool) add(vd ValidationData) {
 }
 
 func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && certSignedBy(c, c) == nil
 }
 
 // issuer returns a certificate of the pool that issued c, nil when none does.
 func (p *validationPool) issuer(c *x509.Certificate) *x509.Certificate {
 	for _, i := range p.certs {
-		if bytes.Equal(i.RawSubject, c.RawIssuer) && !bytes.Equal(i.Raw, c.Raw) && c.CheckSignatureFrom(i) == nil {
+		if bytes.Equal(i.RawSubject, c.RawIssuer) && !bytes.Equal(i.Raw, c.Raw) && certSignedBy(c, i) == nil {
 			return i
 		}
 	}
@@ -147,7 +147,7 @@ func (p *validationPool) status(c, issuer *x509.Certificate) revocationInfo {
 		if o.resp.SerialNumber == nil || o.resp.SerialNumber.Cmp(c.SerialNumber) != 0 {
 			continue
 		}
-		resp, err := ocsp.ParseResponseForCert(o.der, c, issuer)
+		resp, err := ocspFor(o.der, c, issuer)
 		if err != nil {
 			continue
 		}
@@ -167,7 +167,7 @@ func (p *validationPool) status(c, issuer *x509.Certificate) revocationInfo {
 		ri.ocsps = append(ri.ocsps, o.der)
 	}
 	for _, e := range p.crls {
-		if !bytes.Equal(e.rl.RawIssuer, c.RawIssuer) || e.rl.CheckSignatureFrom(issuer) != nil {
+		if !bytes.Equal(e.rl.RawIssuer, c.RawIssuer) || crlSignedBy(e.rl, issuer) != nil {
 			continue
 		}
 		listed := false

@@ -25,7 +25,17 @@ type VerifyOptions struct {
 	// Time is the validation time ("now"); zero means time.Now(). A later
 	// time shows how the document will validate once certificates expired.
 	Time time.Time
+	// SkipTrust reads what the signatures are (fields, certificates,
+	// signing and timestamp times, integrity, modifications) without
+	// building chains to trust anchors or deciding revocation: the chain
+	// and revocation checks, and the timestamps' TSA checks, are left
+	// INDETERMINATE, so no signature is VALID. For callers that list what
+	// a document carries; chain building is most of a verification's cost.
+	SkipTrust bool
 }
+
+// errTrustSkipped is the chain "failure" under VerifyOptions.SkipTrust.
+var errTrustSkipped = errors.New("not checked (SkipTrust)")
 
 // Verdict is the outcome of validating a signature (ETSI EN 319 102-1's
 // TOTAL-PASSED, TOTAL-FAILED and INDETERMINATE).
@@ -170,7 +180,7 @@ func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	v := &verifier{d: d, roots: opts.Roots, now: now, pool: newPool()}
+	v := &verifier{d: d, roots: opts.Roots, now: now, pool: newPool(), skipTrust: opts.SkipTrust}
 	v.collect(sigs)
 	for _, s := range v.sigs {
 		v.checkIntegrity(s)
@@ -201,11 +211,12 @@ func Verify(r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
 }
 
 type verifier struct {
-	d     *document
-	roots *x509.CertPool
-	now   time.Time
-	pool  *validationPool
-	sigs  []*sigState
+	d         *document
+	roots     *x509.CertPool
+	now       time.Time
+	pool      *validationPool
+	sigs      []*sigState
+	skipTrust bool
 }
 
 // sigState is a signature under validation.
@@ -646,15 +657,14 @@ func (v *verifier) tsaValid(cert *x509.Certificate, t time.Time) error {
 // chain builds a chain for cert at time t from the document's certificates
 // to the trust anchors.
 func (v *verifier) chain(cert *x509.Certificate, t time.Time, usage x509.ExtKeyUsage) ([]*x509.Certificate, error) {
+	if v.skipTrust {
+		return nil, errTrustSkipped
+	}
 	inter := x509.NewCertPool()
 	for _, c := range v.pool.certs {
 		inter.AddCert(c)
 	}
-	chains, err := cert.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{usage}})
-	if err != nil {
-		return nil, err
-	}
-	return chains[0], nil
+	return chainFor(cert, x509.VerifyOptions{Roots: v.roots, Intermediates: inter, CurrentTime: t}, v.pool.certs, usage)
 }
 
 // revocation decides the status of every certificate of chain but the

@@ -5,8 +5,9 @@
 // the p50/p99 latency of the create and sign calls.
 //
 // With -webhook (the default) it registers a webhook endpoint for every event
-// type on a receiver of its own, waits after the last envelope until each
-// completed envelope's envelope.completed message arrived, and reports the
+// type on a receiver of its own, waits for each envelope's envelope.completed
+// message before reading the envelope (instead of polling it every 200 ms),
+// and reports the
 // deliveries by webhook-id: a message delivered twice is counted as a
 // duplicate. With several base URLs (comma-separated, as benchstack sets
 // VELLUM_BASE_URLS for more than one API process) envelope i goes to URL
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/pdfreport"
+	"github.com/vellum-sign/vellum/internal/testenv"
 )
 
 func main() {
@@ -40,19 +42,19 @@ func main() {
 	conc := flag.Int("c", 4, "envelopes in flight at once")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after")
 	hooks := flag.Bool("webhook", true, "register a webhook endpoint for all events and check its deliveries")
+	check := flag.Bool("check", false, "download each signed document and check one signature per signer")
 	flag.Parse()
 	if *key == "" {
 		fmt.Fprintln(os.Stderr, "set -key or VELLUM_API_KEY")
 		os.Exit(2)
 	}
-	b := &bench{key: *key, hc: &http.Client{Timeout: time.Minute}}
+	b := &bench{key: *key, hc: &http.Client{Timeout: time.Minute}, check: *check}
 	for _, u := range strings.Split(*base, ",") {
 		b.bases = append(b.bases, strings.TrimRight(strings.TrimSpace(u), "/"))
 	}
-	var recv *receiver
 	if *hooks {
 		var err error
-		if recv, err = b.webhooks(); err != nil {
+		if b.recv, err = b.webhooks(); err != nil {
 			fmt.Fprintln(os.Stderr, "webhook endpoint:", err)
 			os.Exit(1)
 		}
@@ -106,8 +108,8 @@ func main() {
 	fmt.Printf("throughput: %.1f envelopes completed per minute\n", float64(completed)/elapsed.Minutes())
 	fmt.Printf("create: p50 %s  p99 %s  (n=%d)\n", pct(creates, 50), pct(creates, 99), len(creates))
 	fmt.Printf("sign:   p50 %s  p99 %s  (n=%d)\n", pct(signs, 50), pct(signs, 99), len(signs))
-	if recv != nil {
-		if !recv.report(done, time.Until(deadline)+time.Minute) {
+	if b.recv != nil {
+		if !b.recv.report(done, time.Until(deadline)+time.Minute) {
 			failed++
 		}
 	}
@@ -120,6 +122,8 @@ type bench struct {
 	bases []string
 	key   string
 	hc    *http.Client
+	recv  *receiver // nil without -webhook
+	check bool
 }
 
 // one runs envelope i's whole life through API i mod n and returns its id,
@@ -162,12 +166,23 @@ func (b *bench) one(i int, pdf []byte, deadline time.Time) (string, time.Duratio
 		}
 		signs = append(signs, time.Since(t1))
 	}
+	if b.recv != nil {
+		// As an integrator would: wait for the envelope.completed webhook,
+		// then read the envelope once (polling would cost the API more than
+		// the envelope itself).
+		for !b.recv.has(env.ID) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	for time.Now().Before(deadline) {
 		var st struct{ Status string }
 		if err := b.call(http.MethodGet, base+"/api/v1/envelopes/"+env.ID, b.key, nil, http.StatusOK, &st); err != nil {
 			return env.ID, create, signs, err
 		}
 		if st.Status == "COMPLETED" {
+			if b.check {
+				return env.ID, create, signs, b.signedOnce(base, env.ID)
+			}
 			return env.ID, create, signs, nil
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -248,13 +263,13 @@ func envOr(k, d string) string {
 // counts every message by its webhook-id.
 type receiver struct {
 	mu        sync.Mutex
-	byID      map[string]int    // webhook-id → deliveries
-	completed map[string]string // envelope id → webhook-id of its envelope.completed
+	byID      map[string]int             // webhook-id → deliveries
+	completed map[string]map[string]bool // envelope id → webhook-ids of its envelope.completed messages
 }
 
 // webhooks starts the receiver and registers it for every event type.
 func (b *bench) webhooks() (*receiver, error) {
-	r := &receiver{byID: map[string]int{}, completed: map[string]string{}}
+	r := &receiver{byID: map[string]int{}, completed: map[string]map[string]bool{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -277,10 +292,55 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.byID[id]++
 	if msg.Type == "envelope.completed" {
-		r.completed[msg.Data.ID] = id
+		if r.completed[msg.Data.ID] == nil {
+			r.completed[msg.Data.ID] = map[string]bool{}
+		}
+		r.completed[msg.Data.ID][id] = true
 	}
 	r.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// has reports whether envelope id's envelope.completed arrived.
+func (r *receiver) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.completed[id]
+	return ok
+}
+
+// signedOnce downloads envelope id's signed document and checks that each
+// recipient signed it exactly once.
+func (b *bench) signedOnce(base, id string) error {
+	var env struct{ Recipients []struct{ ID string } }
+	if err := b.call(http.MethodGet, base+"/api/v1/envelopes/"+id, b.key, nil, http.StatusOK, &env); err != nil {
+		return err
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/envelopes/"+id+"/signed-document", nil)
+	req.Header.Set("Authorization", "Bearer "+b.key)
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	pdf, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("signed document of %s: %d %v", id, resp.StatusCode, err)
+	}
+	var ids []string
+	for _, r := range env.Recipients {
+		ids = append(ids, r.ID)
+	}
+	counts, err := testenv.SignaturesPerRecipient(pdf, ids...)
+	if err != nil {
+		return fmt.Errorf("signed document of %s: %w", id, err)
+	}
+	for _, rid := range ids {
+		if counts[rid] != 1 {
+			return fmt.Errorf("envelope %s: recipient %s signed %d times, want 1", id, rid, counts[rid])
+		}
+	}
+	return nil
 }
 
 // report waits up to limit for the envelope.completed message of every
@@ -305,14 +365,19 @@ func (r *receiver) report(done []string, limit time.Duration) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	deliveries, dups := 0, 0
+	deliveries, dups, twice := 0, 0, 0
 	for _, n := range r.byID {
 		deliveries += n
 		if n > 1 {
 			dups++
 		}
 	}
-	fmt.Printf("webhooks: %d deliveries of %d webhook-ids, %d delivered more than once; envelope.completed missing for %d of %d envelopes\n",
-		deliveries, len(r.byID), dups, missing, len(done))
-	return missing == 0 && dups == 0
+	for _, ids := range r.completed {
+		if len(ids) > 1 {
+			twice++ // completed twice: two events, not one delivered twice
+		}
+	}
+	fmt.Printf("webhooks: %d deliveries of %d webhook-ids, %d delivered more than once; envelope.completed missing for %d of %d envelopes, published more than once for %d\n",
+		deliveries, len(r.byID), dups, missing, len(done), twice)
+	return missing == 0 && dups == 0 && twice == 0
 }

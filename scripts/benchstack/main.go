@@ -68,7 +68,6 @@ type options struct {
 	profile              string
 	profileFor           time.Duration
 	top                  int
-	cmdArgs              []string
 	tmp, accessLog, base string
 }
 
