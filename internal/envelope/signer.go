@@ -59,6 +59,8 @@ type SignerEnvelope struct {
 	Status       Status       `json:"status"`
 	SigningOrder SigningOrder `json:"signingOrder"`
 	ExpiresAt    *time.Time   `json:"expiresAt"`
+	// Language is the envelope's BCP 47 language ("" when unset).
+	Language string `json:"language"`
 }
 
 // SignerRecipient is the signer themself.
@@ -69,8 +71,10 @@ type SignerRecipient struct {
 	Role       Role            `json:"role"`
 	Status     RecipientStatus `json:"status"`
 	AuthMethod AuthMethod      `json:"authMethod"`
-	SignedAt   *time.Time      `json:"signedAt"`
-	DeclinedAt *time.Time      `json:"declinedAt"`
+	// Locale is the recipient's BCP 47 language ("" when unset).
+	Locale     string     `json:"locale"`
+	SignedAt   *time.Time `json:"signedAt"`
+	DeclinedAt *time.Time `json:"declinedAt"`
 }
 
 // SignerDocument is a document the signer can read.
@@ -196,9 +200,9 @@ func (s *Service) signerView(sc *signerCtx) *SignerView {
 	env, r, ss := sc.env, sc.r, sc.ss
 	v := &SignerView{
 		Envelope: SignerEnvelope{ID: env.ID, Subject: env.Subject, Message: env.Message, SignText: env.ConsentText(),
-			Status: env.Status, SigningOrder: env.SigningOrder, ExpiresAt: utc(env.ExpiresAt)},
+			Status: env.Status, SigningOrder: env.SigningOrder, ExpiresAt: utc(env.ExpiresAt), Language: env.Language},
 		Recipient: SignerRecipient{ID: r.ID, Name: r.Name, Email: r.Email, Role: r.Role, Status: r.Status,
-			AuthMethod: r.AuthMethod, SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt)},
+			AuthMethod: r.AuthMethod, Locale: r.Locale, SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt)},
 		Documents: []SignerDocument{}, Fields: []FieldView{}, Redirects: env.Redirects,
 		Session: SignerSession{Status: ss.Status, ExpiresAt: ss.ExpiresAt.UTC(), OTPExpiresAt: utc(ss.OTPExpiresAt)},
 	}

@@ -13,6 +13,10 @@ type TokenOwner struct {
 	AccountID   string
 	EnvelopeID  string
 	RecipientID string
+	// Language and Locale are the envelope's and the recipient's BCP 47
+	// languages ("" when unset).
+	Language string
+	Locale   string
 }
 
 // OwnerOf returns whose link token is, without locking or recording
@@ -24,8 +28,10 @@ func (s *Service) OwnerOf(ctx context.Context, token string) (TokenOwner, error)
 	}
 	var o TokenOwner
 	err := s.DB.Conn(ctx).Table("signing_sessions AS s").
-		Select("e.account_id AS account_id, s.envelope_id AS envelope_id, s.recipient_id AS recipient_id").
+		Select("e.account_id AS account_id, s.envelope_id AS envelope_id, s.recipient_id AS recipient_id, "+
+			"e.language AS language, r.locale AS locale").
 		Joins("JOIN envelopes e ON e.id = s.envelope_id").
+		Joins("JOIN envelope_recipients r ON r.id = s.recipient_id").
 		Where("s.token_hash = ?", hashToken(token)).Take(&o).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return TokenOwner{}, ErrTokenUnknown

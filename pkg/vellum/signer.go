@@ -29,6 +29,7 @@ type SignerEnvelope struct {
 	Status       EnvelopeStatus `json:"status"`
 	SigningOrder SigningOrder   `json:"signingOrder"`
 	ExpiresAt    *time.Time     `json:"expiresAt"`
+	Language     string         `json:"language"`
 }
 
 // SignerRecipient is the signer themself.
@@ -39,6 +40,7 @@ type SignerRecipient struct {
 	Role       Role            `json:"role"`
 	Status     RecipientStatus `json:"status"`
 	AuthMethod AuthMethod      `json:"authMethod"`
+	Locale     string          `json:"locale"`
 	SignedAt   *time.Time      `json:"signedAt"`
 	DeclinedAt *time.Time      `json:"declinedAt"`
 }
