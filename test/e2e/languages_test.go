@@ -26,6 +26,7 @@ func TestSigningPage_Languages(t *testing.T) {
 	}{{"phone", 375, 812, true}, {"desktop", 1280, 800, false}}
 	shoot := func(t *testing.T, lang, state string) {
 		t.Helper()
+		checkAccessibility(t, browser, lang+"-"+state)
 		for _, s := range sizes {
 			opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
 			if s.mobile {
