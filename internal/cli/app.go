@@ -321,7 +321,7 @@ func (a *app) mounts() []func(e *echo.Echo, api *echo.Group) {
 		remsig.Routes(a.remsigDeps()),
 		a.signicatRoutes(),
 		pinpage.Routes(a.batches, a.persons, a.log),
-		signerpage.Routes(a.log, a.signerEmbedding),
+		signerpage.Routes(a.log, a.signerLink),
 		portalpage.Routes(a.log),
 	}
 }
@@ -473,19 +473,21 @@ type redisPinger struct{ c redis.UniversalClient }
 
 func (r redisPinger) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
 
-// signerEmbedding is the signing page's embedding policy for a token: the
-// origins its account allows to frame the page, and whose link it is.
-func (a *app) signerEmbedding(ctx context.Context, token string) (signerpage.Embedding, error) {
+// signerLink is what the signing page needs of a token besides the signer
+// API: the origins its account allows to frame the page, whose link it is
+// and its language.
+func (a *app) signerLink(ctx context.Context, token string) (signerpage.Link, error) {
 	o, err := a.envelopes.OwnerOf(ctx, token)
 	if errors.Is(err, envelope.ErrTokenUnknown) {
-		return signerpage.Embedding{}, nil
+		return signerpage.Link{}, nil
 	}
 	if err != nil {
-		return signerpage.Embedding{}, err
+		return signerpage.Link{}, err
 	}
 	acct, err := a.accounts.GetAccount(ctx, o.AccountID)
 	if err != nil {
-		return signerpage.Embedding{}, err
+		return signerpage.Link{}, err
 	}
-	return signerpage.Embedding{Origins: acct.EmbedOrigins, EnvelopeID: o.EnvelopeID, RecipientID: o.RecipientID}, nil
+	return signerpage.Link{Origins: acct.EmbedOrigins, EnvelopeID: o.EnvelopeID, RecipientID: o.RecipientID,
+		Language: o.Language, Locale: o.Locale}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/ident"
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/pdftext"
@@ -103,6 +104,7 @@ func (s *Service) assign(ctx context.Context, env *Envelope, in *Input) error {
 	env.Subject, env.Message = in.Subject, in.Message
 	env.SigningOrder = in.SigningOrder
 	env.SignText = in.SignText
+	env.Language = i18n.Canonical(in.Language)
 	env.ExternalReference = in.ExternalReference
 	env.Metadata = in.Metadata
 	if env.Metadata == nil {
@@ -136,6 +138,7 @@ func (s *Service) assign(ctx context.Context, env *Envelope, in *Input) error {
 			ID: ident.New("rcp"), EnvelopeID: env.ID, Position: i + 1, Email: r.Email, Name: r.Name,
 			Role: r.Role, RoutingOrder: r.Order, AuthMethod: r.Auth, Status: RecipientPending,
 			AccessCodeHash: r.accessCodeHash, AuthProvider: r.Provider, NationalID: r.NationalID,
+			Locale: i18n.Canonical(r.Locale),
 		}
 		if r.AccessCode != "" {
 			rec.AccessCodeHash = s.secretHash("access-code", rec.ID, r.AccessCode)
@@ -159,13 +162,14 @@ func inputOf(env *Envelope) Input {
 		Subject: env.Subject, Message: env.Message, SigningOrder: env.SigningOrder, ExpiresAt: env.ExpiresAt,
 		ReminderIntervalHours: env.ReminderIntervalHours, Redirects: env.Redirects,
 		ExternalReference: env.ExternalReference, Metadata: env.Metadata, SignText: env.SignText, URLTTL: env.URLTTL,
+		Language: env.Language,
 	}
 	for _, d := range env.Documents {
 		in.DocumentIDs = append(in.DocumentIDs, d.DocumentID)
 	}
 	for _, r := range env.Recipients {
 		ri := RecipientInput{Email: r.Email, Name: r.Name, Role: r.Role, Order: r.RoutingOrder, Auth: r.AuthMethod,
-			accessCodeHash: r.AccessCodeHash, Provider: r.AuthProvider, NationalID: r.NationalID}
+			accessCodeHash: r.AccessCodeHash, Provider: r.AuthProvider, NationalID: r.NationalID, Locale: r.Locale}
 		for _, f := range env.fieldsOf(r.ID) {
 			// An anchored field comes back at the place it was resolved to;
 			// a named one is looked up again.

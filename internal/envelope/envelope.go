@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vellum-sign/vellum/internal/account"
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/validation"
 )
@@ -211,14 +212,17 @@ type Redirects struct {
 
 // Envelope is the envelopes row.
 type Envelope struct {
-	ID                    string `gorm:"primaryKey"`
-	AccountID             string
-	Environment           account.Environment
-	Status                Status
-	Subject               string
-	Message               string
-	SigningOrder          SigningOrder
-	SignText              string
+	ID           string `gorm:"primaryKey"`
+	AccountID    string
+	Environment  account.Environment
+	Status       Status
+	Subject      string
+	Message      string
+	SigningOrder SigningOrder
+	SignText     string
+	// Language is the BCP 47 tag the envelope speaks to its recipients
+	// in; empty lets each recipient's browser choose.
+	Language              string
 	ExternalReference     string
 	Metadata              map[string]string `gorm:"serializer:json"`
 	Redirects             Redirects         `gorm:"serializer:json"`
@@ -279,14 +283,16 @@ func (Document) TableName() string { return "envelope_documents" }
 
 // Recipient is one recipient of an envelope.
 type Recipient struct {
-	ID             string `gorm:"primaryKey"`
-	EnvelopeID     string
-	Position       int
-	Email          string
-	Name           string
-	Role           Role
-	RoutingOrder   int
-	AuthMethod     AuthMethod
+	ID           string `gorm:"primaryKey"`
+	EnvelopeID   string
+	Position     int
+	Email        string
+	Name         string
+	Role         Role
+	RoutingOrder int
+	AuthMethod   AuthMethod
+	// Locale is the recipient's BCP 47 language, over the envelope's.
+	Locale         string
 	AccessCodeHash string
 	// AuthProvider names the identity provider of an OIDC recipient;
 	// NationalID, when set, is the national identification number its ID
@@ -317,18 +323,16 @@ type Recipient struct {
 }
 
 // DefaultSignText is the consent a signer gives when the envelope sets no
-// signText of its own; the signing page shows it and the audit trail
-// records it.
-const DefaultSignText = "I agree to sign these documents electronically. My electronic signature " +
-	"is as valid as my handwritten signature, and I consent to receive the documents and notices " +
-	"about this transaction electronically."
+// signText of its own, in English; ConsentText gives it in the envelope's
+// language. The signing page shows it and the audit trail records it.
+var DefaultSignText = i18n.For(i18n.English).T("consent.default")
 
 // ConsentText is the consent text signers of e accept.
 func (e *Envelope) ConsentText() string {
 	if t := strings.TrimSpace(e.SignText); t != "" {
 		return t
 	}
-	return DefaultSignText
+	return i18n.For(i18n.Negotiate("", e.Language)).T("consent.default")
 }
 
 // TableName maps Recipient to its table.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/document"
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/pki"
 
@@ -58,6 +59,8 @@ type Input struct {
 	SignText              string
 	// URLTTL is an ISO 8601 duration (signatureUrlTimeToLive).
 	URLTTL string
+	// Language is a BCP 47 tag of a supported language, or empty.
+	Language string
 }
 
 // RecipientInput is one recipient of an Input.
@@ -73,7 +76,9 @@ type RecipientInput struct {
 	// vouch for.
 	Provider   string
 	NationalID string
-	Fields     []FieldInput
+	// Locale is a BCP 47 tag of a supported language, or empty.
+	Locale string
+	Fields []FieldInput
 
 	// accessCodeHash carries a stored recipient's hashed code through a
 	// PATCH that leaves recipients alone.
@@ -115,6 +120,7 @@ type Patch struct {
 	Metadata              *map[string]string
 	SignText              *string
 	URLTTL                *string
+	Language              *string
 }
 
 // docInfo is what validation needs to know about a referenced document.
@@ -206,6 +212,18 @@ func validate(ctx context.Context, scope account.Scope, in *Input, lookup docLoo
 	c.text("message", in.Message, MaxMessageLen, false, false)
 	c.text("externalReference", in.ExternalReference, MaxExternalRefLen, false, true)
 	c.text("signText", in.SignText, MaxSignTextLen, false, false)
+	if in.Language != "" {
+		if _, err := i18n.Parse(in.Language); err != nil {
+			c.add("language", "%s", err.Error())
+		}
+	}
+	for i, r := range in.Recipients {
+		if r.Locale != "" {
+			if _, err := i18n.Parse(r.Locale); err != nil {
+				c.add(fmt.Sprintf("recipients[%d].locale", i), "%s", err.Error())
+			}
+		}
+	}
 	switch in.SigningOrder {
 	case Parallel, Sequential:
 	default:
@@ -432,6 +450,9 @@ func (p *Patch) apply(in *Input) {
 	}
 	if p.Metadata != nil {
 		in.Metadata = *p.Metadata
+	}
+	if p.Language != nil {
+		in.Language = *p.Language
 	}
 	if p.SignText != nil {
 		in.SignText = *p.SignText

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/mail"
 )
@@ -132,24 +133,28 @@ func (s *Service) Notify(ctx context.Context, p notifyPayload) error {
 }
 
 var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html>
-<html><body style="font-family:Helvetica,Arial,sans-serif;color:#222;max-width:36rem">
+<html lang="{{.Lang}}"><body style="font-family:Helvetica,Arial,sans-serif;color:#222;max-width:36rem">
 <p>{{.Greeting}}</p>
 {{range .Paragraphs}}<p>{{.}}</p>
 {{end}}{{if .Link}}<p><a href="{{.Link}}" style="display:inline-block;padding:.6rem 1.2rem;background:#1d4ed8;color:#fff;text-decoration:none;border-radius:4px">{{.LinkText}}</a></p>
-<p style="font-size:small;color:#666">Or open this address: {{.Link}}</p>
+<p style="font-size:small;color:#666">{{.OrOpen}} {{.Link}}</p>
 {{end}}{{range .Links}}<p><a href="{{.URL}}">{{.Text}}</a></p>
-{{end}}<p style="font-size:small;color:#666">Sent by Vellum on behalf of the sender. Envelope {{.EnvelopeID}}.</p>
+{{end}}<p style="font-size:small;color:#666">{{.Footer}}</p>
 </body></html>`))
 
 type mailLink struct{ Text, URL string }
 
+// mailBody is one e-mail; every string in it comes from the i18n
+// catalogue in the recipient's language.
 type mailBody struct {
+	Lang       string
 	Greeting   string
 	Paragraphs []string
 	Link       string
 	LinkText   string
 	Links      []mailLink
-	EnvelopeID string
+	OrOpen     string
+	Footer     string
 }
 
 func (b mailBody) render() (string, string, error) {
@@ -164,7 +169,7 @@ func (b mailBody) render() (string, string, error) {
 	for _, l := range b.Links {
 		t.WriteString(l.Text + ": " + l.URL + "\n")
 	}
-	t.WriteString("\nSent by Vellum on behalf of the sender. Envelope " + b.EnvelopeID + ".\n")
+	t.WriteString("\n" + b.Footer + "\n")
 	var h bytes.Buffer
 	if err := mailHTML.Execute(&h, b); err != nil {
 		return "", "", fmt.Errorf("render mail: %w", err)
@@ -173,7 +178,14 @@ func (b mailBody) render() (string, string, error) {
 }
 
 func (s *Service) compose(ctx context.Context, env *Envelope, p notifyPayload, r *Recipient, name, token string) (mail.Message, error) {
-	b := mailBody{Greeting: "Hello " + name + ",", EnvelopeID: env.ID}
+	// A recipient's locale wins over the envelope's language; the account's
+	// own notices follow the envelope's.
+	locale := ""
+	if r != nil {
+		locale = r.Locale
+	}
+	l := i18n.For(i18n.Negotiate("", locale, env.Language))
+	b := mailBody{Lang: l.Tag(), Greeting: l.T("mail.hello", "name", name), OrOpen: l.T("mail.or"), Footer: l.T("mail.footer", "id", env.ID)}
 	signURL := ""
 	if token != "" {
 		signURL = s.PublicURL + "/s/" + token
@@ -189,35 +201,35 @@ func (s *Service) compose(ctx context.Context, env *Envelope, p notifyPayload, r
 		case RoleViewer:
 			verb = "review"
 		}
-		subject = fmt.Sprintf("Please %s: %s", verb, env.Subject)
+		subject = l.T("mail.invite.subject."+verb, "subject", env.Subject)
 		if p.Kind == notifyReminder {
-			subject = "Reminder: " + subject
+			subject = l.T("mail.reminder", "subject", subject)
 		}
-		b.Paragraphs = append(b.Paragraphs, fmt.Sprintf("You are asked to %s %q (%d document(s)).", verb, env.Subject, len(env.Documents)))
+		b.Paragraphs = append(b.Paragraphs, l.T("mail.invite.body."+verb, "subject", env.Subject,
+			"documents", l.N("mail.documents", len(env.Documents))))
 		if env.Message != "" {
 			b.Paragraphs = append(b.Paragraphs, env.Message)
 		}
 		if env.ExpiresAt != nil {
-			b.Paragraphs = append(b.Paragraphs, "Please act before "+env.ExpiresAt.UTC().Format("2 January 2006 15:04 MST")+".")
+			b.Paragraphs = append(b.Paragraphs, l.T("mail.deadline", "when", l.DateTime(*env.ExpiresAt)))
 		}
-		b.Link, b.LinkText = signURL, "Review and "+verb
+		b.Link, b.LinkText = signURL, l.T("mail.button."+verb)
 	case notifyOTP:
 		ss := env.session(r.ID)
 		if ss == nil {
 			return mail.Message{}, fmt.Errorf("otp mail for %s: no session", r.ID)
 		}
-		subject = "Your signing code: " + env.Subject
-		b.Paragraphs = append(b.Paragraphs, "Your one-time code is "+s.otpCode(ss.ID, p.Nonce)+".",
-			"It is valid for 10 minutes. If you did not ask for it, ignore this e-mail.")
+		subject = l.T("mail.otp.subject", "subject", env.Subject)
+		b.Paragraphs = append(b.Paragraphs, l.T("mail.otp.code", "code", s.otpCode(ss.ID, p.Nonce)), l.T("mail.otp.validity"))
 	case notifyCompleted:
-		subject = "Completed: " + env.Subject
-		b.Paragraphs = append(b.Paragraphs, fmt.Sprintf("%q has been signed by everyone.", env.Subject))
+		subject = l.T("mail.completed.subject", "subject", env.Subject)
+		b.Paragraphs = append(b.Paragraphs, l.T("mail.completed.body", "subject", env.Subject))
 		var total int64
 		for _, d := range env.Documents {
 			total += d.CurrentSize
 		}
 		if total <= s.MaxAttachmentBytes {
-			b.Paragraphs = append(b.Paragraphs, "The signed documents are attached.")
+			b.Paragraphs = append(b.Paragraphs, l.T("mail.completed.attached"))
 			for _, d := range env.Documents {
 				data, err := s.readBlob(ctx, d.CurrentBlobKey)
 				if err != nil {
@@ -226,7 +238,7 @@ func (s *Service) compose(ctx context.Context, env *Envelope, p notifyPayload, r
 				attachments = append(attachments, mail.Attachment{Filename: signedName(d.Filename), ContentType: "application/pdf", Data: data})
 			}
 		} else {
-			b.Paragraphs = append(b.Paragraphs, "The signed documents are too large to attach; download them here:")
+			b.Paragraphs = append(b.Paragraphs, l.T("mail.completed.links"))
 			for _, d := range env.Documents {
 				u := s.PublicURL + "/api/v1/envelopes/" + env.ID + "/signed-document?documentId=" + d.DocumentID
 				if token != "" {
@@ -236,26 +248,26 @@ func (s *Service) compose(ctx context.Context, env *Envelope, p notifyPayload, r
 			}
 		}
 	case notifyDeclined:
-		subject = "Declined: " + env.Subject
-		who, reason := "A recipient", ""
+		subject = l.T("mail.declined.subject", "subject", env.Subject)
+		who, reason := l.T("mail.declined.someone"), ""
 		for _, x := range env.Recipients {
 			if x.DeclinedAt != nil {
 				who, reason = x.Name, x.DeclineReason
 			}
 		}
-		b.Paragraphs = append(b.Paragraphs, fmt.Sprintf("%s declined to sign %q, so it will not be completed.", who, env.Subject))
+		b.Paragraphs = append(b.Paragraphs, l.T("mail.declined.body", "who", who, "subject", env.Subject))
 		if reason != "" {
-			b.Paragraphs = append(b.Paragraphs, "Reason given: "+reason)
+			b.Paragraphs = append(b.Paragraphs, l.T("mail.reason", "reason", reason))
 		}
 	case notifyVoided:
-		subject = "Cancelled: " + env.Subject
-		b.Paragraphs = append(b.Paragraphs, fmt.Sprintf("The sender cancelled %q; there is nothing left to sign.", env.Subject))
+		subject = l.T("mail.voided.subject", "subject", env.Subject)
+		b.Paragraphs = append(b.Paragraphs, l.T("mail.voided.body", "subject", env.Subject))
 		if env.VoidReason != "" {
-			b.Paragraphs = append(b.Paragraphs, "Reason given: "+env.VoidReason)
+			b.Paragraphs = append(b.Paragraphs, l.T("mail.reason", "reason", env.VoidReason))
 		}
 	case notifyExpired:
-		subject = "Expired: " + env.Subject
-		b.Paragraphs = append(b.Paragraphs, fmt.Sprintf("%q expired before everyone signed it.", env.Subject))
+		subject = l.T("mail.expired.subject", "subject", env.Subject)
+		b.Paragraphs = append(b.Paragraphs, l.T("mail.expired.body", "subject", env.Subject))
 	default:
 		return mail.Message{}, fmt.Errorf("unknown notification kind %q", p.Kind)
 	}

@@ -57,6 +57,8 @@ type SignerEnvelope struct {
 	Status       Status       `json:"status"`
 	SigningOrder SigningOrder `json:"signingOrder"`
 	ExpiresAt    *time.Time   `json:"expiresAt"`
+	// Language is the envelope's BCP 47 language ("" when unset).
+	Language string `json:"language"`
 }
 
 // SignerRecipient is the signer themself.
@@ -71,8 +73,10 @@ type SignerRecipient struct {
 	// with; Identity whom it vouched for, once they have.
 	AuthProvider string        `json:"authProvider,omitempty"`
 	Identity     *IdentityView `json:"identity"`
-	SignedAt     *time.Time    `json:"signedAt"`
-	DeclinedAt   *time.Time    `json:"declinedAt"`
+	// Locale is the recipient's BCP 47 language ("" when unset).
+	Locale     string     `json:"locale"`
+	SignedAt   *time.Time `json:"signedAt"`
+	DeclinedAt *time.Time `json:"declinedAt"`
 }
 
 // SignerDocument is a document the signer can read.
@@ -198,9 +202,9 @@ func (s *Service) signerView(sc *signerCtx) *SignerView {
 	env, r, ss := sc.env, sc.r, sc.ss
 	v := &SignerView{
 		Envelope: SignerEnvelope{ID: env.ID, Subject: env.Subject, Message: env.Message, SignText: env.ConsentText(),
-			Status: env.Status, SigningOrder: env.SigningOrder, ExpiresAt: utc(env.ExpiresAt)},
+			Status: env.Status, SigningOrder: env.SigningOrder, ExpiresAt: utc(env.ExpiresAt), Language: env.Language},
 		Recipient: SignerRecipient{ID: r.ID, Name: r.Name, Email: r.Email, Role: r.Role, Status: r.Status,
-			AuthMethod: r.AuthMethod, AuthProvider: r.AuthProvider, Identity: identityView(r),
+			AuthMethod: r.AuthMethod, AuthProvider: r.AuthProvider, Identity: identityView(r), Locale: r.Locale,
 			SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt)},
 		Documents: []SignerDocument{}, Fields: []FieldView{}, Redirects: env.Redirects,
 		Session: SignerSession{Status: ss.Status, ExpiresAt: ss.ExpiresAt.UTC(), OTPExpiresAt: utc(ss.OTPExpiresAt)},

@@ -141,8 +141,10 @@ func (st store) setAttempts(ctx context.Context, ss *Session) error {
 func (st store) ownerOfToken(ctx context.Context, tokenHash string) (TokenOwner, error) {
 	var o TokenOwner
 	err := st.db.Conn(ctx).Table("signing_sessions AS s").
-		Select("e.account_id AS account_id, s.envelope_id AS envelope_id, s.recipient_id AS recipient_id").
+		Select("e.account_id AS account_id, s.envelope_id AS envelope_id, s.recipient_id AS recipient_id, "+
+			"e.language AS language, r.locale AS locale").
 		Joins("JOIN envelopes e ON e.id = s.envelope_id").
+		Joins("JOIN envelope_recipients r ON r.id = s.recipient_id").
 		Where("s.token_hash = ?", tokenHash).Take(&o).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return TokenOwner{}, ErrTokenUnknown

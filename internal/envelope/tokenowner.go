@@ -9,6 +9,10 @@ type TokenOwner struct {
 	AccountID   string
 	EnvelopeID  string
 	RecipientID string
+	// Language and Locale are the envelope's and the recipient's BCP 47
+	// languages ("" when unset).
+	Language string
+	Locale   string
 }
 
 // OwnerOf returns whose link token is, without locking or recording

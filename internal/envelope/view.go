@@ -6,28 +6,30 @@ import "time"
 // returns and what webhook events carry as data. One type serves both so
 // the two can never disagree.
 type View struct {
-	ID                     string            `json:"id"`
-	Status                 Status            `json:"status"`
-	Subject                string            `json:"subject"`
-	Message                string            `json:"message"`
-	SigningOrder           SigningOrder      `json:"signingOrder"`
-	Documents              []DocumentView    `json:"documents"`
-	Recipients             []RecipientView   `json:"recipients"`
-	CreatedAt              time.Time         `json:"createdAt"`
-	UpdatedAt              time.Time         `json:"updatedAt"`
-	SentAt                 *time.Time        `json:"sentAt"`
-	CompletedAt            *time.Time        `json:"completedAt"`
-	DeclinedAt             *time.Time        `json:"declinedAt"`
-	VoidedAt               *time.Time        `json:"voidedAt"`
-	ExpiredAt              *time.Time        `json:"expiredAt"`
-	ExpiresAt              *time.Time        `json:"expiresAt"`
-	VoidReason             string            `json:"voidReason,omitempty"`
-	ReminderIntervalHours  int               `json:"reminderIntervalHours"`
-	Redirects              Redirects         `json:"redirects"`
-	ExternalReference      string            `json:"externalReference"`
-	Metadata               map[string]string `json:"metadata"`
-	SignText               string            `json:"signText"`
-	SignatureURLTimeToLive string            `json:"signatureUrlTimeToLive,omitempty"`
+	ID                    string            `json:"id"`
+	Status                Status            `json:"status"`
+	Subject               string            `json:"subject"`
+	Message               string            `json:"message"`
+	SigningOrder          SigningOrder      `json:"signingOrder"`
+	Documents             []DocumentView    `json:"documents"`
+	Recipients            []RecipientView   `json:"recipients"`
+	CreatedAt             time.Time         `json:"createdAt"`
+	UpdatedAt             time.Time         `json:"updatedAt"`
+	SentAt                *time.Time        `json:"sentAt"`
+	CompletedAt           *time.Time        `json:"completedAt"`
+	DeclinedAt            *time.Time        `json:"declinedAt"`
+	VoidedAt              *time.Time        `json:"voidedAt"`
+	ExpiredAt             *time.Time        `json:"expiredAt"`
+	ExpiresAt             *time.Time        `json:"expiresAt"`
+	VoidReason            string            `json:"voidReason,omitempty"`
+	ReminderIntervalHours int               `json:"reminderIntervalHours"`
+	Redirects             Redirects         `json:"redirects"`
+	ExternalReference     string            `json:"externalReference"`
+	Metadata              map[string]string `json:"metadata"`
+	SignText              string            `json:"signText"`
+	// Language is the envelope's BCP 47 language ("" when unset).
+	Language               string `json:"language"`
+	SignatureURLTimeToLive string `json:"signatureUrlTimeToLive,omitempty"`
 }
 
 // DocumentView is one document of an envelope.
@@ -45,19 +47,21 @@ type DocumentView struct {
 
 // RecipientView is one recipient of an envelope.
 type RecipientView struct {
-	ID            string          `json:"id"`
-	Email         string          `json:"email"`
-	Name          string          `json:"name"`
-	Role          Role            `json:"role"`
-	Order         int             `json:"order"`
-	Status        RecipientStatus `json:"status"`
-	Auth          AuthView        `json:"auth"`
-	SignURL       string          `json:"signUrl,omitempty"`
-	NotifiedAt    *time.Time      `json:"notifiedAt"`
-	ViewedAt      *time.Time      `json:"viewedAt"`
-	SignedAt      *time.Time      `json:"signedAt"`
-	DeclinedAt    *time.Time      `json:"declinedAt"`
-	DeclineReason string          `json:"declineReason,omitempty"`
+	ID     string          `json:"id"`
+	Email  string          `json:"email"`
+	Name   string          `json:"name"`
+	Role   Role            `json:"role"`
+	Order  int             `json:"order"`
+	Status RecipientStatus `json:"status"`
+	Auth   AuthView        `json:"auth"`
+	// Locale is the recipient's BCP 47 language ("" when unset).
+	Locale        string     `json:"locale"`
+	SignURL       string     `json:"signUrl,omitempty"`
+	NotifiedAt    *time.Time `json:"notifiedAt"`
+	ViewedAt      *time.Time `json:"viewedAt"`
+	SignedAt      *time.Time `json:"signedAt"`
+	DeclinedAt    *time.Time `json:"declinedAt"`
+	DeclineReason string     `json:"declineReason,omitempty"`
 	// Identity is whom an OIDC recipient's provider vouched for.
 	Identity *IdentityView `json:"identity,omitempty"`
 	Fields   []FieldView   `json:"fields"`
@@ -100,7 +104,7 @@ func (s *Service) View(env *Envelope) View {
 		ExpiredAt: utc(env.ExpiredAt), ExpiresAt: utc(env.ExpiresAt), VoidReason: env.VoidReason,
 		ReminderIntervalHours: env.ReminderIntervalHours, Redirects: env.Redirects,
 		ExternalReference: env.ExternalReference, Metadata: env.Metadata, SignText: env.SignText,
-		SignatureURLTimeToLive: env.URLTTL,
+		SignatureURLTimeToLive: env.URLTTL, Language: env.Language,
 	}
 	if v.Metadata == nil {
 		v.Metadata = map[string]string{}
@@ -113,7 +117,7 @@ func (s *Service) View(env *Envelope) View {
 		r := &env.Recipients[i]
 		rv := RecipientView{ID: r.ID, Email: r.Email, Name: r.Name, Role: r.Role, Order: r.RoutingOrder,
 			Status: r.Status, Auth: AuthView{Method: r.AuthMethod, Provider: r.AuthProvider,
-				NationalIdentificationNumber: r.NationalID}, Identity: identityView(r), NotifiedAt: utc(r.NotifiedAt),
+				NationalIdentificationNumber: r.NationalID}, Identity: identityView(r), Locale: r.Locale, NotifiedAt: utc(r.NotifiedAt),
 			ViewedAt: utc(r.ViewedAt), SignedAt: utc(r.SignedAt), DeclinedAt: utc(r.DeclinedAt),
 			DeclineReason: r.DeclineReason, Fields: []FieldView{}}
 		if ss := env.session(r.ID); ss != nil && env.Status == StatusSent && r.Role != RoleCC &&

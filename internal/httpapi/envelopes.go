@@ -50,6 +50,7 @@ type envelopeRequest struct {
 	ExternalReference      *string             `json:"externalReference"`
 	Metadata               *map[string]string  `json:"metadata"`
 	SignText               *string             `json:"signText"`
+	Language               *string             `json:"language"`
 	SignatureURLTimeToLive *string             `json:"signatureUrlTimeToLive"`
 }
 
@@ -59,6 +60,7 @@ type recipientRequest struct {
 	Role   string         `json:"role"`
 	Order  *int           `json:"order"`
 	Auth   *authRequest   `json:"auth"`
+	Locale string         `json:"locale"`
 	Fields []fieldRequest `json:"fields"`
 }
 
@@ -102,7 +104,7 @@ func (f fieldRequest) toAnchor() *envelope.Anchor {
 func toRecipientInputs(in []recipientRequest, bad []InvalidParam) ([]envelope.RecipientInput, []InvalidParam) {
 	out := make([]envelope.RecipientInput, 0, len(in))
 	for i, r := range in {
-		ri := envelope.RecipientInput{Email: r.Email, Name: r.Name, Role: envelope.Role(r.Role)}
+		ri := envelope.RecipientInput{Email: r.Email, Name: r.Name, Role: envelope.Role(r.Role), Locale: r.Locale}
 		if r.Order != nil {
 			if *r.Order < 1 {
 				bad = append(bad, InvalidParam{Name: fmt.Sprintf("recipients[%d].order", i), Reason: "must be from 1 to 100"})
@@ -222,6 +224,9 @@ func (h *envelopeHandlers) create(c echo.Context) error {
 	if req.Metadata != nil {
 		in.Metadata = *req.Metadata
 	}
+	if req.Language != nil {
+		in.Language = *req.Language
+	}
 	if req.SignText != nil {
 		in.SignText = *req.SignText
 	}
@@ -299,7 +304,7 @@ func (h *envelopeHandlers) update(c echo.Context) error {
 	}
 	p := envelope.Patch{Subject: req.Subject, Message: req.Message, DocumentIDs: req.DocumentIDs,
 		ReminderIntervalHours: req.ReminderIntervalHours, Redirects: req.Redirects, ExternalReference: req.ExternalReference,
-		Metadata: req.Metadata, SignText: req.SignText, URLTTL: req.SignatureURLTimeToLive}
+		Metadata: req.Metadata, SignText: req.SignText, URLTTL: req.SignatureURLTimeToLive, Language: req.Language}
 	if req.Recipients != nil {
 		var rs []envelope.RecipientInput
 		rs, bad = toRecipientInputs(*req.Recipients, bad)

@@ -6,19 +6,22 @@ import (
 	"strings"
 )
 
-// Embedding is what the page needs to be shown inside an integrator's
-// page: the origins the account allows to frame it, and whose link it is
-// (the ids every event carries).
-type Embedding struct {
+// Link is what the page knows of a token beyond the signer API, whatever
+// state the link is in: the origins the account allows to frame the page,
+// whose link it is (the ids every embedding event carries), and the
+// language the envelope and the recipient chose.
+type Link struct {
 	Origins     []string
 	EnvelopeID  string
 	RecipientID string
+	Language    string
+	Locale      string
 }
 
-// EmbeddingFunc looks up a token's embedding. An unknown token has none
-// (zero Embedding, nil error); an error means it could not be looked up,
-// and the page is then shown unframeable.
-type EmbeddingFunc func(ctx context.Context, token string) (Embedding, error)
+// LinkFunc looks up a token's link. An unknown token has none (zero Link,
+// nil error); an error means it could not be looked up, and the page is
+// then shown unframeable, in the browser's language.
+type LinkFunc func(ctx context.Context, token string) (Link, error)
 
 // basePolicy admits only this origin's script, style, frames (the document
 // previews) and API calls; data: and blob: images are the drawn-signature

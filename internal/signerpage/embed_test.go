@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func serveEmbedded(t *testing.T, api http.Handler, path string, embed EmbeddingFunc) (*http.Response, string) {
+func serveEmbedded(t *testing.T, api http.Handler, path string, embed LinkFunc) (*http.Response, string) {
 	t.Helper()
 	h, err := New(api, nil, embed)
 	if err != nil {
@@ -23,14 +23,14 @@ func serveEmbedded(t *testing.T, api http.Handler, path string, embed EmbeddingF
 }
 
 func TestPage_FrameAncestorsAreTheAccountsEmbedOrigins(t *testing.T) {
-	allowed := func(context.Context, string) (Embedding, error) {
-		return Embedding{Origins: []string{"https://crm.example.com", "http://localhost:3000"}, EnvelopeID: "env_1", RecipientID: "rcp_1"}, nil
+	allowed := func(context.Context, string) (Link, error) {
+		return Link{Origins: []string{"https://crm.example.com", "http://localhost:3000"}, EnvelopeID: "env_1", RecipientID: "rcp_1"}, nil
 	}
 	for _, tc := range []struct {
 		name      string
 		api       *fakeAPI
 		path      string
-		embed     EmbeddingFunc
+		embed     LinkFunc
 		ancestors string
 		event     string
 		origin    string
@@ -44,9 +44,9 @@ func TestPage_FrameAncestorsAreTheAccountsEmbedOrigins(t *testing.T) {
 		{"expired link still reports to its embedder", &fakeAPI{status: 410, body: map[string]any{"status": 410, "code": "signing_link_expired"}},
 			"/s/" + token, allowed, "frame-ancestors https://crm.example.com http://localhost:3000", "error", ""},
 		{"no origins", &fakeAPI{status: 200, body: view(nil)}, "/s/" + token,
-			func(context.Context, string) (Embedding, error) { return Embedding{}, nil }, "frame-ancestors 'none'", "", ""},
+			func(context.Context, string) (Link, error) { return Link{}, nil }, "frame-ancestors 'none'", "", ""},
 		{"lookup fails closed", &fakeAPI{status: 200, body: view(nil)}, "/s/" + token,
-			func(context.Context, string) (Embedding, error) { return Embedding{}, errors.New("db down") }, "frame-ancestors 'none'", "", ""},
+			func(context.Context, string) (Link, error) { return Link{}, errors.New("db down") }, "frame-ancestors 'none'", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, body := serveEmbedded(t, tc.api, tc.path, tc.embed)

@@ -2,6 +2,7 @@ package signerpage
 
 import (
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/webpage"
 	"github.com/vellum-sign/vellum/pkg/pdffont"
 )
@@ -23,6 +25,9 @@ func parseTemplates(assets *webpage.Assets) (*template.Template, error) {
 // pageData is what page.html renders: either the signing form or a page
 // explaining why there is nothing (more) to do.
 type pageData struct {
+	// L speaks the page's language; every string the page shows comes
+	// from it.
+	L     i18n.Localizer
 	Title string
 	// State is set when the token cannot be used to act; the form is not shown.
 	State *stateInfo
@@ -137,30 +142,16 @@ const (
 	stateUnavailable stateKind = "unavailable"
 )
 
-// stateCopy is what each state says. The signer has no account and often
-// a phone: say what happened and what, if anything, to do next.
-var stateCopy = map[stateKind][2]string{
-	stateSigned:      {"You have signed", "Thank you. Your signature has been recorded. Once everyone has signed, you will receive the completed documents by e-mail."},
-	stateDeclined:    {"You declined to sign", "You declined to sign these documents. The sender has been told. If this was a mistake, contact the sender."},
-	stateExpired:     {"This signing link has expired", "The link is no longer valid. If you still need to sign, ask the sender to send you a new invitation."},
-	stateNotYourTurn: {"It is not your turn yet", "These documents are signed in a set order and others must act before you. We will e-mail you when it is your turn."},
-	stateCompleted:   {"This envelope is complete", "Everyone has signed. There is nothing more to do here."},
-	stateVoided:      {"This envelope was cancelled", "The sender cancelled this envelope, so it can no longer be signed."},
-	stateEnded:       {"This envelope can no longer be signed", "It was declined, cancelled or has expired. Contact the sender if you have questions."},
-	stateCopyOnly:    {"There is nothing for you to sign", "You receive a copy of this envelope. The completed documents will be e-mailed to you once everyone has signed."},
-	stateBusy:        {"Too many requests", "This page was opened too often in a short time. Please wait a minute, then reload it."},
-	stateUnknown:     {"This link is not valid", "Check that you opened the complete link from your invitation e-mail. If it still does not work, ask the sender for a new invitation."},
-	stateUnavailable: {"Something went wrong on our side", "The signing page could not be loaded. Please try again in a few minutes."},
-}
-
-func statePage(kind stateKind, v *signerView) *pageData {
-	c := stateCopy[kind]
-	d := &pageData{Title: c[0], State: &stateInfo{Kind: kind, Heading: c[0], Body: c[1]}}
+// statePage explains a state. The signer has no account and often a
+// phone: each state says what happened and what, if anything, to do next
+// (state.<kind>.title and .body in the catalogue).
+func statePage(l i18n.Localizer, kind stateKind, v *signerView) *pageData {
+	title := l.T("state." + string(kind) + ".title")
+	d := &pageData{L: l, Title: title, State: &stateInfo{Kind: kind, Heading: title, Body: l.T("state." + string(kind) + ".body")}}
 	if v != nil {
 		d.Subject = v.Envelope.Subject
 		if kind == stateSigned && v.Recipient.SignedAt != nil {
-			d.State.Body = fmt.Sprintf("Thank you. You signed on %s. Once everyone has signed, you will receive the completed documents by e-mail.",
-				v.Recipient.SignedAt.UTC().Format("2 January 2006 at 15:04 UTC"))
+			d.State.Body = l.T("state.signed.body.at", "when", l.DateTime(*v.Recipient.SignedAt))
 		}
 	}
 	return d
@@ -168,60 +159,61 @@ func statePage(kind stateKind, v *signerView) *pageData {
 
 // problemPage maps a failed signer API call to a state page and the page's
 // HTTP status, by the problem's stable code.
-func problemPage(p *problem) (*pageData, int) {
+func problemPage(l i18n.Localizer, p *problem) (*pageData, int) {
 	switch {
 	case p.Status == http.StatusNotFound:
-		return statePage(stateUnknown, nil), http.StatusNotFound
+		return statePage(l, stateUnknown, nil), http.StatusNotFound
 	case p.Status == http.StatusTooManyRequests:
-		return statePage(stateBusy, nil), http.StatusTooManyRequests
+		return statePage(l, stateBusy, nil), http.StatusTooManyRequests
 	case p.Status >= 500 || p.Status < 400:
-		return statePage(stateUnavailable, nil), http.StatusServiceUnavailable
+		return statePage(l, stateUnavailable, nil), http.StatusServiceUnavailable
 	}
 	switch p.Code {
 	case "not_your_turn":
-		return statePage(stateNotYourTurn, nil), http.StatusConflict
+		return statePage(l, stateNotYourTurn, nil), http.StatusConflict
 	case "recipient_cannot_sign":
-		return statePage(stateCopyOnly, nil), http.StatusOK
+		return statePage(l, stateCopyOnly, nil), http.StatusOK
 	case "recipient_already_declined":
-		return statePage(stateDeclined, nil), http.StatusOK
+		return statePage(l, stateDeclined, nil), http.StatusOK
 	case "recipient_already_signed", "recipient_already_finished":
-		return statePage(stateSigned, nil), http.StatusOK
+		return statePage(l, stateSigned, nil), http.StatusOK
 	case "envelope_declined":
-		return statePage(stateEnded, nil), http.StatusGone
+		return statePage(l, stateEnded, nil), http.StatusGone
 	case "envelope_completed":
-		return statePage(stateCompleted, nil), http.StatusGone
+		return statePage(l, stateCompleted, nil), http.StatusGone
 	case "envelope_voided":
-		return statePage(stateVoided, nil), http.StatusGone
+		return statePage(l, stateVoided, nil), http.StatusGone
 	case "signing_link_expired", "envelope_expired":
-		return statePage(stateExpired, nil), http.StatusGone
+		return statePage(l, stateExpired, nil), http.StatusGone
 	}
-	return statePage(stateEnded, nil), http.StatusGone
+	return statePage(l, stateEnded, nil), http.StatusGone
 }
 
 // viewPage builds the page for a token the API accepted: the signing form,
 // or the state page when the signer has nothing (more) to do.
-func viewPage(v *signerView, token string, loginFailed bool) *pageData {
+func viewPage(l i18n.Localizer, v *signerView, token string, loginFailed bool) *pageData {
 	switch strings.ToUpper(v.Recipient.Status) {
 	case "SIGNED", "COMPLETED":
-		return statePage(stateSigned, v)
+		return statePage(l, stateSigned, v)
 	case "DECLINED":
-		return statePage(stateDeclined, v)
+		return statePage(l, stateDeclined, v)
 	case "EXPIRED":
-		return statePage(stateExpired, v)
+		return statePage(l, stateExpired, v)
 	case "PENDING":
-		return statePage(stateNotYourTurn, v)
+		return statePage(l, stateNotYourTurn, v)
 	}
 	switch strings.ToUpper(v.Envelope.Status) {
 	case "COMPLETED":
-		return statePage(stateCompleted, v)
+		return statePage(l, stateCompleted, v)
 	case "VOIDED":
-		return statePage(stateVoided, v)
+		return statePage(l, stateVoided, v)
 	case "DECLINED", "EXPIRED":
-		return statePage(stateEnded, v)
+		return statePage(l, stateEnded, v)
 	}
 
 	base := apiBase(token)
 	d := &pageData{
+		L:       l,
 		Title:   v.Envelope.Subject,
 		Subject: v.Envelope.Subject,
 		Message: v.Envelope.Message,
@@ -249,10 +241,10 @@ func viewPage(v *signerView, token string, loginFailed bool) *pageData {
 
 	names := map[string]string{}
 	for _, doc := range v.Documents {
-		name := firstNonEmpty(doc.Title, doc.Filename, "Document")
+		name := firstNonEmpty(doc.Title, doc.Filename, l.T("sign.doc.untitled"))
 		names[doc.ID] = name
 		d.Documents = append(d.Documents, documentData{
-			ID: doc.ID, Name: name, Meta: documentMeta(doc.Pages, doc.Size),
+			ID: doc.ID, Name: name, Meta: documentMeta(l, doc.Pages, doc.Size),
 			URL: base + "/documents/" + url.PathEscape(doc.ID),
 		})
 	}
@@ -263,35 +255,65 @@ func viewPage(v *signerView, token string, loginFailed bool) *pageData {
 			continue
 		}
 		counts[t]++
-		kind := "Text"
-		if t == "CHECKBOX" {
-			kind = "Checkbox"
-		}
-		label := fmt.Sprintf("%s %d", kind, counts[t])
+		label := l.T("sign.field."+strings.ToLower(t), "i", counts[t])
 		if n := names[f.DocumentID]; n != "" {
-			label += fmt.Sprintf(" (%s, page %d)", n, f.Page)
+			label = l.T("sign.field.where", "label", label, "document", n, "page", f.Page)
 		}
 		d.Inputs = append(d.Inputs, inputData{ID: f.ID, Label: label, Checkbox: t == "CHECKBOX", Required: f.Required, Value: f.Value})
 	}
 	return d
 }
 
-func documentMeta(pages int, size int64) string {
-	var parts []string
-	parts = append(parts, "PDF")
-	switch {
-	case pages == 1:
-		parts = append(parts, "1 page")
-	case pages > 1:
-		parts = append(parts, fmt.Sprintf("%d pages", pages))
+func documentMeta(l i18n.Localizer, pages int, size int64) string {
+	parts := []string{"PDF"}
+	if pages > 0 {
+		parts = append(parts, l.N("sign.doc.pages", pages))
 	}
 	switch {
 	case size >= 1<<20:
-		parts = append(parts, fmt.Sprintf("%.1f MB", float64(size)/(1<<20)))
+		parts = append(parts, l.T("size.mb", "n", l.Decimal(float64(size)/(1<<20), 1)))
 	case size > 0:
-		parts = append(parts, fmt.Sprintf("%d KB", (size+1023)/1024))
+		parts = append(parts, l.T("size.kb", "n", l.Number((size+1023)/1024)))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// ReadHint asks the signer to read the documents before acting.
+func (d *pageData) ReadHint() string {
+	return d.L.T("sign.read." + d.verb() + "." + d.count())
+}
+
+// ConsentLabel is the consent checkbox's label.
+func (d *pageData) ConsentLabel() string {
+	verb := "sign"
+	if d.Approve {
+		verb = "approve"
+	}
+	return d.L.T("sign.consent." + verb + "." + d.count())
+}
+
+func (d *pageData) verb() string {
+	switch {
+	case d.ViewOnly:
+		return "view"
+	case d.Approve:
+		return "approve"
+	}
+	return "sign"
+}
+
+func (d *pageData) count() string {
+	if len(d.Documents) == 1 {
+		return "single"
+	}
+	return "multi"
+}
+
+// ScriptMessages are the messages signer.js shows, as JSON for a data-
+// attribute (the CSP admits no inline script, and the page needs none).
+func (d *pageData) ScriptMessages() (string, error) {
+	b, err := json.Marshal(d.L.Messages("js."))
+	return string(b), err
 }
 
 // maskEmail shows enough of the address for the signer to recognise it

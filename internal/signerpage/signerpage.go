@@ -20,6 +20,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/webpage"
 )
 
@@ -30,13 +31,13 @@ type Handler struct {
 	assets *webpage.Assets
 	log    *slog.Logger
 	mux    *http.ServeMux
-	embed  EmbeddingFunc
+	embed  LinkFunc
 }
 
 // New returns the page handler. api serves the signer JSON API (in the
 // application, the whole router); the page calls it in-process to render.
 // embed looks up who may frame a token's page; nil means no one.
-func New(api http.Handler, log *slog.Logger, embed EmbeddingFunc) (*Handler, error) {
+func New(api http.Handler, log *slog.Logger, embed LinkFunc) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -62,7 +63,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // Routes mounts the page on the application router. The page's in-process
 // API calls go through the same router, so they meet the same middleware
 // (request ids, logs, per-IP limits) as the script's calls.
-func Routes(log *slog.Logger, embed EmbeddingFunc) func(e *echo.Echo, _ *echo.Group) {
+func Routes(log *slog.Logger, embed LinkFunc) func(e *echo.Echo, _ *echo.Group) {
 	return func(e *echo.Echo, _ *echo.Group) {
 		h, err := New(e, log, embed)
 		if err != nil {
@@ -86,54 +87,59 @@ func setPageHeaders(h http.Header, origins []string) {
 	}
 }
 
-// embedding looks up the token's embedding; failures leave the page
-// unframeable (fail closed).
-func (h *Handler) embedding(r *http.Request, token string) Embedding {
+// link looks up the token's link; failures leave the page unframeable
+// (fail closed) and in the browser's language.
+func (h *Handler) link(r *http.Request, token string) Link {
 	if h.embed == nil || !plausibleToken(token) {
-		return Embedding{}
+		return Link{}
 	}
 	e, err := h.embed(r.Context(), token)
 	if err != nil {
-		h.log.WarnContext(r.Context(), "signing page: look up embedding; the page is not frameable", "err", err)
-		return Embedding{}
+		h.log.WarnContext(r.Context(), "signing page: look up the link; the page is not frameable", "err", err)
+		return Link{}
 	}
 	return e
 }
 
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
+	link := h.link(r, token)
+	// The recipient's locale wins over the envelope's language, which wins
+	// over the browser's.
+	l := i18n.For(i18n.Negotiate(r.Header.Get("Accept-Language"), link.Locale, link.Language))
 	var data *pageData
 	status := http.StatusOK
 	if !plausibleToken(token) {
-		data, status = statePage(stateUnknown, nil), http.StatusNotFound
+		data, status = statePage(l, stateUnknown, nil), http.StatusNotFound
 	} else {
 		v, err := fetchView(r.Context(), h.api, r, token)
 		var p *problem
 		switch {
 		case errors.As(err, &p):
-			data, status = problemPage(p)
+			data, status = problemPage(l, p)
 			if status >= 500 {
 				h.log.ErrorContext(r.Context(), "signer API failed rendering the signing page", "status", p.Status, "code", p.Code)
 			}
 		case err != nil:
 			h.log.ErrorContext(r.Context(), "signing page: load signer view", "err", err)
-			data, status = statePage(stateUnavailable, nil), http.StatusServiceUnavailable
+			data, status = statePage(l, stateUnavailable, nil), http.StatusServiceUnavailable
 		default:
-			data = viewPage(v, token, r.URL.Query().Get("login") == "failed")
+			data = viewPage(l, v, token, r.URL.Query().Get("login") == "failed")
 		}
 	}
-	emb := h.embedding(r, token)
-	data.Embed = embedData{Origins: strings.Join(emb.Origins, " "), Origin: embedOrigin(emb.Origins, r.URL.Query().Get("origin")),
-		EnvelopeID: emb.EnvelopeID, RecipientID: emb.RecipientID}
+	data.Embed = embedData{Origins: strings.Join(link.Origins, " "), Origin: embedOrigin(link.Origins, r.URL.Query().Get("origin")),
+		EnvelopeID: link.EnvelopeID, RecipientID: link.RecipientID}
 	var buf bytes.Buffer
 	if err := h.tmpl.ExecuteTemplate(&buf, "page.html", data); err != nil {
 		h.log.ErrorContext(r.Context(), "signing page: render", "err", err)
 		setPageHeaders(w.Header(), nil)
-		http.Error(w, "The signing page could not be shown. Please try again later.", http.StatusInternalServerError)
+		http.Error(w, l.T("state.unavailable.body"), http.StatusInternalServerError)
 		return
 	}
-	setPageHeaders(w.Header(), emb.Origins)
+	setPageHeaders(w.Header(), link.Origins)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", l.Tag())
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

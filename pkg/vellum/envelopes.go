@@ -100,6 +100,8 @@ type Envelope struct {
 	Metadata               map[string]string  `json:"metadata"`
 	SignText               string             `json:"signText"`
 	SignatureURLTimeToLive string             `json:"signatureUrlTimeToLive,omitempty"`
+	// Language is the envelope's BCP 47 language ("" when unset).
+	Language string `json:"language"`
 	// ETag is the response's ETag header, for [WithIfMatch].
 	ETag string `json:"-"`
 }
@@ -119,19 +121,21 @@ type EnvelopeDocument struct {
 // Recipient is one recipient of an envelope. SignURL is set while the
 // recipient can act.
 type Recipient struct {
-	ID            string          `json:"id"`
-	Email         string          `json:"email"`
-	Name          string          `json:"name"`
-	Role          Role            `json:"role"`
-	Order         int             `json:"order"`
-	Status        RecipientStatus `json:"status"`
-	Auth          RecipientAuth   `json:"auth"`
-	SignURL       string          `json:"signUrl,omitempty"`
-	NotifiedAt    *time.Time      `json:"notifiedAt"`
-	ViewedAt      *time.Time      `json:"viewedAt"`
-	SignedAt      *time.Time      `json:"signedAt"`
-	DeclinedAt    *time.Time      `json:"declinedAt"`
-	DeclineReason string          `json:"declineReason,omitempty"`
+	ID     string          `json:"id"`
+	Email  string          `json:"email"`
+	Name   string          `json:"name"`
+	Role   Role            `json:"role"`
+	Order  int             `json:"order"`
+	Status RecipientStatus `json:"status"`
+	Auth   RecipientAuth   `json:"auth"`
+	// Locale is the recipient's BCP 47 language ("" when unset).
+	Locale        string     `json:"locale"`
+	SignURL       string     `json:"signUrl,omitempty"`
+	NotifiedAt    *time.Time `json:"notifiedAt"`
+	ViewedAt      *time.Time `json:"viewedAt"`
+	SignedAt      *time.Time `json:"signedAt"`
+	DeclinedAt    *time.Time `json:"declinedAt"`
+	DeclineReason string     `json:"declineReason,omitempty"`
 	// Identity is whom an OIDC recipient's identity provider vouched for.
 	Identity *VerifiedIdentity `json:"identity,omitempty"`
 	Fields   []Field           `json:"fields"`
@@ -197,17 +201,22 @@ type EnvelopeRequest struct {
 	SignText string `json:"signText,omitempty"`
 	// SignatureURLTimeToLive is an ISO 8601 duration (PT5M … P45D).
 	SignatureURLTimeToLive string `json:"signatureUrlTimeToLive,omitempty"`
+	// Language is the BCP 47 language of the signing page and e-mails
+	// (en, fr, cs, nb, kk, ru); unset, each browser's Accept-Language.
+	Language string `json:"language,omitempty"`
 }
 
 // RecipientRequest is a recipient to add; Role defaults to SIGNER and
 // Order to 1.
 type RecipientRequest struct {
-	Email  string                `json:"email"`
-	Name   string                `json:"name"`
-	Role   Role                  `json:"role,omitempty"`
-	Order  int                   `json:"order,omitempty"`
-	Auth   *RecipientAuthRequest `json:"auth,omitempty"`
-	Fields []FieldRequest        `json:"fields,omitempty"`
+	Email string                `json:"email"`
+	Name  string                `json:"name"`
+	Role  Role                  `json:"role,omitempty"`
+	Order int                   `json:"order,omitempty"`
+	Auth  *RecipientAuthRequest `json:"auth,omitempty"`
+	// Locale is this recipient's BCP 47 language, over the envelope's.
+	Locale string         `json:"locale,omitempty"`
+	Fields []FieldRequest `json:"fields,omitempty"`
 }
 
 // RecipientAuthRequest asks a signer to authenticate before signing.

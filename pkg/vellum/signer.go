@@ -29,6 +29,7 @@ type SignerEnvelope struct {
 	Status       EnvelopeStatus `json:"status"`
 	SigningOrder SigningOrder   `json:"signingOrder"`
 	ExpiresAt    *time.Time     `json:"expiresAt"`
+	Language     string         `json:"language"`
 }
 
 // SignerRecipient is the signer themself.
@@ -43,6 +44,7 @@ type SignerRecipient struct {
 	// and whom it vouched for (nil before the login).
 	AuthProvider string            `json:"authProvider,omitempty"`
 	Identity     *VerifiedIdentity `json:"identity"`
+	Locale       string            `json:"locale"`
 	SignedAt     *time.Time        `json:"signedAt"`
 	DeclinedAt   *time.Time        `json:"declinedAt"`
 }

@@ -19,6 +19,26 @@
   var $ = function (id) { return document.getElementById(id); };
   var flow = $('flow');
 
+  // ---- Messages ------------------------------------------------------------
+  // Every string the script shows comes from the server's catalogue, in the
+  // page's language (data-messages, data-lang): none is written here.
+  var messages = {};
+  try { messages = JSON.parse(main.getAttribute('data-messages') || '{}'); } catch (e) { messages = {}; }
+  var lang = main.getAttribute('data-lang') || 'en';
+  function t(id, vars) {
+    var msg = messages[id] || id;
+    Object.keys(vars || {}).forEach(function (k) {
+      msg = msg.split('{' + k + '}').join(String(vars[k]));
+    });
+    return msg;
+  }
+  // tn picks the plural form by the language's CLDR rule, as the server does.
+  function tn(id, n) {
+    var form = window.Intl && Intl.PluralRules ? new Intl.PluralRules(lang).select(n) : (n === 1 ? 'one' : 'other');
+    var key = messages[id + '.' + form] ? id + '.' + form : id + '.other';
+    return t(key, { n: window.Intl ? new Intl.NumberFormat(lang).format(n) : n });
+  }
+
   // ---- Document previews -------------------------------------------------
   // Previews are inserted on demand so a phone does not fetch every PDF up
   // front.
@@ -29,13 +49,13 @@
       if (open) {
         box.hidden = true;
         btn.setAttribute('aria-expanded', 'false');
-        btn.firstChild.nodeValue = 'Preview';
+        btn.firstChild.nodeValue = t('js.preview');
         return;
       }
       if (!box.firstChild) {
         var frame = document.createElement('iframe');
         frame.src = btn.getAttribute('data-preview');
-        frame.title = btn.getAttribute('data-title') || 'Document preview';
+        frame.title = btn.getAttribute('data-title') || t('js.preview.title');
         frame.setAttribute('referrerpolicy', 'no-referrer');
         // aria-busy tells assistive technology the preview is still loading.
         box.setAttribute('aria-busy', 'true');
@@ -44,7 +64,7 @@
       }
       box.hidden = false;
       btn.setAttribute('aria-expanded', 'true');
-      btn.firstChild.nodeValue = 'Hide preview';
+      btn.firstChild.nodeValue = t('js.preview.hide');
     });
   });
 
@@ -145,35 +165,35 @@
   function problemMessage(err) {
     var detail = err.detail || '';
     if (err.status === 0) {
-      return 'We could not reach the server. Check your connection and try again.';
+      return t('js.network');
     }
     if (err.status === 403) {
       // Wrong or expired one-time code or access code. The API's detail
       // counts the attempts ("(2 of 5 attempts used)").
-      var msg = $('otp') ? 'The code is not correct.' : $('access-code') ? 'The access code is not correct.' : 'We could not confirm it is you.';
+      var msg = $('otp') ? t('js.code.wrong') : $('access-code') ? t('js.access.wrong') : t('js.auth.wrong');
       if ($('otp') && /request one|no valid code/i.test(detail)) {
-        return 'The code has expired. Send a new code and try again.';
+        return t('js.code.expired');
       }
       var m = /\((\d+) of (\d+) attempts? used\)/.exec(detail);
       if (m) {
         var left = Number(m[2]) - Number(m[1]);
-        msg += ' ' + left + (left === 1 ? ' attempt' : ' attempts') + ' left.';
+        msg += ' ' + tn('js.attempts', left);
       }
       return msg;
     }
     if (err.status === 429) {
       if ($('otp') && /code/i.test(detail)) {
-        return 'Too many wrong codes. Send a new code and try again.';
+        return t('js.code.toomany');
       }
       if ($('access-code') && /access code/i.test(detail)) {
-        return 'Too many wrong access codes. Ask the sender for a new invitation.';
+        return t('js.access.toomany');
       }
-      return 'Too many attempts. Please wait a moment and try again.';
+      return t('js.toomany');
     }
     if (err.status >= 500) {
-      return 'Something went wrong on our side. Please try again in a moment.';
+      return t('js.server');
     }
-    return err.detail || 'The request could not be completed.';
+    return t('js.failed');
   }
 
   // ---- Signature pad ---------------------------------------------------------
@@ -233,7 +253,7 @@
     }
 
     function announce() {
-      status.textContent = strokes.length ? 'Signature drawn.' : 'The box is empty.';
+      status.textContent = strokes.length ? t('js.pad.drawn') : t('js.pad.empty');
     }
 
     canvas.addEventListener('pointerdown', function (ev) {
@@ -362,17 +382,17 @@
   if (otpSend) {
     otpSend.addEventListener('click', function () {
       var st = $('otp-status');
-      busy(otpSend, true, 'Sending…');
+      busy(otpSend, true, t('js.otp.sending'));
       st.classList.remove('is-error');
       st.textContent = '';
       post('/otp', {}).then(function () {
         otpRequested = true;
-        busy(otpSend, false, 'Send a new code');
-        st.textContent = 'Code sent. Check your e-mail.';
+        busy(otpSend, false, t('js.otp.resend'));
+        st.textContent = t('js.otp.sent');
         $('otp-entry').hidden = false;
         $('otp').focus();
       }, function (err) {
-        busy(otpSend, false, otpRequested ? 'Send a new code' : 'Send me a code');
+        busy(otpSend, false, otpRequested ? t('js.otp.resend') : t('js.otp.send'));
         if (err.status === 409 || err.status === 410) {
           location.reload();
           return;
@@ -430,12 +450,12 @@
       if (el.getAttribute('data-kind') === 'checkbox') {
         values[id] = el.checked ? 'true' : 'false';
         if (el.required && !el.checked) {
-          errors.push({ field: el.id, message: 'Tick “' + labelOf(el) + '”' });
+          errors.push({ field: el.id, message: t('js.err.tick', { label: labelOf(el) }) });
         }
       } else {
         values[id] = el.value.trim();
         if (el.required && !values[id]) {
-          errors.push({ field: el.id, message: 'Fill in “' + labelOf(el) + '”' });
+          errors.push({ field: el.id, message: t('js.err.fill', { label: labelOf(el) }) });
         }
       }
       haveValues = true;
@@ -446,12 +466,12 @@
     if (typed) {
       if (mode() === 'drawn') {
         if (!pad || pad.empty()) {
-          errors.push({ field: 'pad', message: 'Draw your signature in the box' });
+          errors.push({ field: 'pad', message: t('js.err.draw') });
         } else {
           body.signature = { type: 'drawn', image: pad.png() };
         }
       } else if (!typed.value.trim()) {
-        errors.push({ field: 'typed-name', message: 'Type your full name' });
+        errors.push({ field: 'typed-name', message: t('js.err.type') });
       } else {
         body.signature = { type: 'typed', text: typed.value.trim() };
       }
@@ -459,9 +479,9 @@
     var otp = $('otp');
     if (otp) {
       if (!otpRequested) {
-        errors.push({ field: 'otp-send', message: 'Request a code by e-mail, then enter it' });
+        errors.push({ field: 'otp-send', message: t('js.err.otp.request') });
       } else if (!/^[0-9]{6}$/.test(otp.value.trim())) {
-        errors.push({ field: 'otp', message: 'Enter the 6-digit code from the e-mail' });
+        errors.push({ field: 'otp', message: t('js.err.otp') });
       } else {
         body.otp = otp.value.trim();
       }
@@ -473,13 +493,13 @@
     var access = $('access-code');
     if (access) {
       if (!access.value.trim()) {
-        errors.push({ field: 'access-code', message: 'Enter the access code' });
+        errors.push({ field: 'access-code', message: t('js.err.access') });
       } else {
         body.accessCode = access.value.trim();
       }
     }
     if (!$('consent').checked) {
-      errors.push({ field: 'consent', message: 'Tick the box to agree to sign electronically' });
+      errors.push({ field: 'consent', message: t('js.err.consent') });
     } else {
       body.consent = true;
     }
@@ -487,8 +507,8 @@
   }
 
   function labelOf(el) {
-    var l = signForm.querySelector('label[for="' + el.id + '"]');
-    return l ? l.textContent.replace(/\s*\(required\)\s*$/, '').trim() : el.id;
+    var l = signForm.querySelector('label[for="' + el.id + '"] .label-text');
+    return l ? l.textContent.trim() : el.id;
   }
 
   // fieldFor points a problem at the input it is about, when it names one.
@@ -512,24 +532,24 @@
     var what = name;
     if (name.indexOf('values.') === 0) {
       field = 'field-' + name.slice(7);
-      what = $(field) ? labelOf($(field)) : 'A field';
+      what = $(field) ? labelOf($(field)) : t('js.what.field');
     } else if (name.indexOf('signature') === 0) {
       field = mode() === 'drawn' ? 'pad' : 'typed-name';
-      what = 'Your signature';
+      what = t('js.what.signature');
     } else if (name === 'consent') {
       field = 'consent';
-      what = 'Consent';
+      what = t('js.what.consent');
     } else if (name === 'otp' && $('otp')) {
       field = 'otp';
-      what = 'The code';
+      what = t('js.what.otp');
     } else if (name === 'accessCode' && $('access-code')) {
       field = 'access-code';
-      what = 'The access code';
+      what = t('js.what.access');
     }
     if (field && !$(field)) {
       field = null;
     }
-    return { field: field, message: what + ' ' + p.reason };
+    return { field: field, message: t('js.err.param', { what: what, reason: p.reason }) };
   }
 
   signForm.addEventListener('submit', function (ev) {
@@ -542,7 +562,7 @@
     if (c.errors.length) {
       return;
     }
-    busy(signButton, true, 'Signing…');
+    busy(signButton, true, t('js.signing'));
     post('/sign', c.body).then(function (res) {
       finish('signed', res);
     }, function (err) {
@@ -587,11 +607,11 @@
     }
     var reason = $('decline-reason').value.trim();
     if (!reason) {
-      showErrors(declineErrors, [{ field: 'decline-reason', message: 'Say why you are declining' }]);
+      showErrors(declineErrors, [{ field: 'decline-reason', message: t('js.err.decline') }]);
       return;
     }
     showErrors(declineErrors, []);
-    busy(declineButton, true, 'Declining…');
+    busy(declineButton, true, t('js.declining'));
     post('/decline', { reason: reason }).then(function (res) {
       finish('declined', res);
     }, function (err) {
