@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/vellum-sign/vellum/internal/idp"
 	"github.com/vellum-sign/vellum/internal/pki"
 )
@@ -105,14 +103,13 @@ func (s *Service) StartLogin(ctx context.Context, token string, actor Actor) (au
 		}
 		now := s.now()
 		sc.ss.OIDCStateHash, sc.ss.OIDCBindingHash, sc.ss.OIDCStartedAt = hashToken(state), hashToken(binding), &now
-		if err := s.DB.Conn(ctx).Model(sc.ss).Updates(map[string]any{"oidc_state_hash": sc.ss.OIDCStateHash,
-			"oidc_binding_hash": sc.ss.OIDCBindingHash, "oidc_started_at": now}).Error; err != nil {
-			return fmt.Errorf("start login: %w", err)
+		if err := s.store.startLogin(ctx, sc.ss); err != nil {
+			return err
 		}
 		if sc.r.Identity != nil {
 			sc.r.Identity, sc.r.IdentifiedAt = nil, nil
-			if err := s.DB.Conn(ctx).Model(sc.r).Select("identity", "identified_at").Updates(sc.r).Error; err != nil {
-				return fmt.Errorf("forget previous identity: %w", err)
+			if err := s.store.setIdentity(ctx, sc.r); err != nil {
+				return err
 			}
 		}
 		provider, sessionID = sc.r.AuthProvider, sc.ss.ID
@@ -148,21 +145,18 @@ func (s *Service) FinishLogin(ctx context.Context, state, code, providerError, b
 	if state == "" || len(state) > 128 {
 		return nil, ErrLoginUnknown
 	}
-	var ss Session
-	if err := s.DB.Conn(ctx).Where("oidc_state_hash = ?", hashToken(state)).Take(&ss).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, ErrLoginUnknown
-		}
-		return nil, fmt.Errorf("find login: %w", err)
+	ss, err := s.store.sessionByLoginState(ctx, hashToken(state))
+	if err != nil {
+		return nil, err
 	}
 	if binding == "" || subtle.ConstantTimeCompare([]byte(hashToken(binding)), []byte(ss.OIDCBindingHash)) != 1 {
 		return nil, fmt.Errorf("%w: finish the login in the browser that started it", ErrAuthRequired)
 	}
-	var r Recipient
-	if err := s.DB.Conn(ctx).Where("id = ?", ss.RecipientID).Take(&r).Error; err != nil {
-		return nil, fmt.Errorf("find recipient: %w", err)
+	r, err := s.store.recipientByID(ctx, ss.RecipientID)
+	if err != nil {
+		return nil, err
 	}
-	res := &LoginResult{SignURL: s.SignURL(&ss)}
+	res := &LoginResult{SignURL: s.SignURL(ss)}
 	var id *idp.Identity
 	var failure error
 	switch {
@@ -173,7 +167,6 @@ func (s *Service) FinishLogin(ctx context.Context, state, code, providerError, b
 	case code == "":
 		failure = fmt.Errorf("%w: %s returned no authorization code", ErrAuthRequired, r.AuthProvider)
 	default:
-		var err error
 		id, err = s.IdentityProviders.Exchange(ctx, r.AuthProvider, code, s.oidcFlow(ss.ID, state))
 		switch {
 		case errors.Is(err, idp.ErrRejected):
@@ -184,8 +177,8 @@ func (s *Service) FinishLogin(ctx context.Context, state, code, providerError, b
 			failure = fmt.Errorf("%w: %s vouched for another national identification number than the sender gave", ErrAuthRequired, r.AuthProvider)
 		}
 	}
-	err := s.DB.WithTx(ctx, func(ctx context.Context) error {
-		sc, err := s.resolve(ctx, s.token(&ss))
+	err = s.DB.WithTx(ctx, func(ctx context.Context) error {
+		sc, err := s.resolve(ctx, s.token(ss))
 		if err != nil {
 			return err
 		}
@@ -193,8 +186,8 @@ func (s *Service) FinishLogin(ctx context.Context, state, code, providerError, b
 		if sc.ss.OIDCStateHash != hashToken(state) {
 			return ErrLoginUnknown
 		}
-		if err := s.DB.Conn(ctx).Model(sc.ss).Update("oidc_state_hash", "").Error; err != nil {
-			return fmt.Errorf("end login: %w", err)
+		if err := s.store.endLogin(ctx, sc.ss); err != nil {
+			return err
 		}
 		if err := s.usable(sc, true); err != nil {
 			return err
@@ -207,8 +200,8 @@ func (s *Service) FinishLogin(ctx context.Context, state, code, providerError, b
 		}
 		now := s.now()
 		sc.r.Identity, sc.r.IdentifiedAt = id, &now
-		if err := s.DB.Conn(ctx).Model(sc.r).Select("identity", "identified_at").Updates(sc.r).Error; err != nil {
-			return fmt.Errorf("record identity: %w", err)
+		if err := s.store.setIdentity(ctx, sc.r); err != nil {
+			return err
 		}
 		details["issuer"], details["subject"] = id.Issuer, id.Subject
 		if id.Name != "" {
