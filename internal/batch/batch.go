@@ -140,6 +140,9 @@ type Options struct {
 	// PDF: the PAdES level (B, T, LT or LTA) and a visible signature.
 	Level     string     `json:"level,omitempty"`
 	Watermark *Watermark `json:"watermark,omitempty"`
+	// PDF: the document's empty signature field to sign into (its
+	// rectangle, page, seed values and lock), instead of a new field.
+	Field string `json:"field,omitempty"`
 	// PDF and PKCS7: the timestamp server.
 	Timestamp *Timestamp `json:"timestamp,omitempty"`
 	// PKCS7: attached content, PEM output, the digest algorithm and

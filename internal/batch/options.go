@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vellum-sign/vellum/internal/validation"
+	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/rfc3161"
 )
 
@@ -48,6 +50,17 @@ func checkOptions(kind Kind, f string, o *Options) validation.Errors {
 		}
 		if !contains(Levels, o.Level) {
 			errs = append(errs, validation.FieldError{Field: f + "signatureLevel", Reason: "must be one of B, T, LT, LTA"})
+		}
+	}
+	if o.Field != "" {
+		switch {
+		case kind != KindPDF:
+			errs = append(errs, validation.FieldError{Field: f + "fieldName", Reason: "applies to PDF tasks only"})
+		case !utf8.ValidString(o.Field) || utf8.RuneCountInString(o.Field) > MaxNameLen:
+			errs = append(errs, validation.FieldError{Field: f + "fieldName", Reason: fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxNameLen)})
+		case o.Watermark != nil && (o.Watermark.Position != "" || o.Watermark.Page != ""):
+			errs = append(errs, validation.FieldError{Field: f + "watermark.position",
+				Reason: "the signature goes into the field named by fieldName, at its own page and rectangle: drop watermark.position and watermark.page"})
 		}
 	}
 	if w := o.Watermark; w != nil {
@@ -184,4 +197,28 @@ func (s *Service) decodeOptions(t *Task) (*Options, error) {
 	}
 	o.Source, o.Sealed = sec.Source, nil
 	return &o, nil
+}
+
+// CheckField reports, as a field error on fieldName, why a PDF cannot be
+// signed into its signature field name: what pades.Sign would refuse,
+// found before the task is accepted.
+func CheckField(info *pades.Info, field, name string) validation.Errors {
+	var empty []string
+	for _, sf := range info.SignatureFields {
+		switch {
+		case sf.Name == name && sf.Signed:
+			return validation.Errors{{Field: field + "fieldName", Reason: fmt.Sprintf("signature field %q is already signed", name)}}
+		case sf.Name == name:
+			return nil
+		case !sf.Signed:
+			empty = append(empty, strconv.Quote(sf.Name))
+		}
+	}
+	reason := fmt.Sprintf("the document has no signature field %q; ", name)
+	if len(empty) == 0 {
+		reason += "it has no empty signature fields"
+	} else {
+		reason += "its empty signature fields are " + strings.Join(empty, ", ")
+	}
+	return validation.Errors{{Field: field + "fieldName", Reason: reason}}
 }

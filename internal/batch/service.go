@@ -322,6 +322,16 @@ func (s *Service) storeInput(ctx context.Context, b *Batch, in *TaskInput, now t
 		}
 		return nil, fmt.Errorf("store task data: %w", err)
 	}
+	if in.Kind == KindPDF && in.Options.Field != "" && in.Data != nil {
+		// Sent bytes are checked now; a fetched document when signed.
+		info, err := pades.Inspect(bytes.NewReader(in.Data), int64(len(in.Data)))
+		if err == nil {
+			if fe := CheckField(info, in.Field, in.Options.Field); fe != nil {
+				_ = s.Blobs.Delete(context.WithoutCancel(ctx), t.InputKey)
+				return nil, fe
+			}
+		}
+	}
 	if in.Kind == KindPDF && !isPDFHead(head.Bytes()) {
 		_ = s.Blobs.Delete(context.WithoutCancel(ctx), t.InputKey)
 		field := in.Field + "data.bytes"

@@ -275,7 +275,7 @@ var levels = map[string]pades.Level{"B": pades.LevelBB, "T": pades.LevelBT, "LT"
 func (s *Service) signPDF(ctx context.Context, in *os.File, size int64, out io.Writer, key *person.Unlocked,
 	chain []*x509.Certificate, o *Options, t *Task) error {
 	opts := pades.Options{Signer: key.Signer, Certificates: chain, Level: levels[o.Level],
-		Name: key.X509.Subject.CommonName, Time: s.now()}
+		Name: key.X509.Subject.CommonName, Time: s.now(), Field: o.Field}
 	if opts.Level != pades.LevelBB {
 		ts, err := s.timestamper(o.Timestamp)
 		if err != nil {
@@ -286,7 +286,11 @@ func (s *Service) signPDF(ctx context.Context, in *os.File, size int64, out io.W
 	if opts.Level == pades.LevelBLT || opts.Level == pades.LevelBLTA {
 		opts.Revocation = s.Revocation
 	}
-	if w := o.Watermark; w != nil {
+	switch w := o.Watermark; {
+	case w != nil && o.Field != "":
+		// The field's own rectangle, with the watermark's text.
+		opts.Visible = &pades.Visible{Signature: w.Text}
+	case w != nil:
 		v, err := placeWatermark(in, size, w)
 		if err != nil {
 			return err

@@ -15,19 +15,23 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
 	"github.com/vellum-sign/vellum/internal/account"
 	"github.com/vellum-sign/vellum/internal/db"
 	"github.com/vellum-sign/vellum/internal/ident"
+	"github.com/vellum-sign/vellum/internal/jobs"
 	"github.com/vellum-sign/vellum/internal/listing"
 	"github.com/vellum-sign/vellum/internal/person"
+	"github.com/vellum-sign/vellum/internal/pki"
 	"github.com/vellum-sign/vellum/internal/validation"
 )
 
@@ -165,7 +169,12 @@ func (f PlatformCA) Fulfil(ctx context.Context, scope account.Scope, r *Request)
 		return nil, err
 	}
 	pin := hex.EncodeToString(b)
-	c, err := f.Persons.IssueCertificate(ctx, scope, r.PersonID, person.IssueInput{Type: person.TypePersonal, PIN: pin})
+	validity, err := r.Validity(f.Persons.MaxValidity())
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.Persons.IssueCertificate(ctx, scope, r.PersonID, person.IssueInput{Type: person.TypePersonal, PIN: pin,
+		Validity: validity, Name: r.CommonName(), Names: r.SubjectNames()})
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +195,62 @@ func (f PlatformCA) Fulfil(ctx context.Context, scope account.Scope, r *Request)
 	return &Fulfilment{CARequestID: "VELLUM-" + r.UUID, CertificateID: c.ID,
 		CSR:        string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
 		SubjectKey: hex.EncodeToString(u.X509.SubjectKeyId)}, nil
+}
+
+// Validities of issued certificates: PostSignum's usual one year, and
+// with multiYear ("povolit_vicelety_cert") a multi-year certificate of
+// three years.
+const (
+	OneYear   = 365 * 24 * time.Hour
+	MultiYear = 3 * OneYear
+)
+
+// Validity is how long the certificate of r is valid: MultiYear when it
+// asks for a multi-year certificate, else OneYear. A CA that cannot issue
+// that long (max, its own expiry) refuses rather than issue less than was
+// asked.
+func (r *Request) Validity(max time.Duration) (time.Duration, error) {
+	v := OneYear
+	if r.MultiYear {
+		v = MultiYear
+	}
+	if v > max {
+		return 0, fmt.Errorf("%w: the CA can issue certificates valid for at most %d days, the request asks for %d",
+			ErrFulfilment, int(max.Hours()/24), int(v.Hours()/24))
+	}
+	return v, nil
+}
+
+// CommonName is the certificate's commonName as PostSignum writes it:
+// the degrees before, the first and last name, and the degrees after
+// behind a comma ("Ing. Jana Nováková, Ph.D."); without the degrees when
+// that is over the 64 characters a commonName holds.
+func (r *Request) CommonName() string {
+	name := r.FirstName + " " + r.LastName
+	full := name
+	if d := deref(r.DegreeBefore); d != "" {
+		full = d + " " + full
+	}
+	if d := deref(r.DegreeAfter); d != "" {
+		full += ", " + d
+	}
+	if utf8.RuneCountInString(full) <= 64 {
+		return full
+	}
+	return name
+}
+
+// SubjectNames are the certificate's name attributes from the request's
+// fields (zadatel_jmeno, zadatel_prijmeni, udaj_funkce, udaj_ou2,
+// zadatel_stat and the first three of udaj_e_mail1..3), not the person's
+// stored name.
+func (r *Request) SubjectNames() *pki.SubjectNames {
+	emails := r.Emails()
+	if len(emails) > pki.MaxEmails {
+		emails = emails[:pki.MaxEmails]
+	}
+	return &pki.SubjectNames{GivenName: r.FirstName, Surname: r.LastName, Title: deref(r.Position),
+		Unit: deref(r.Workplace), Country: r.Country, Emails: emails}
 }
 
 func deref(s *string) string {
@@ -626,4 +691,27 @@ func (s *Service) Delete(ctx context.Context, scope account.Scope, n int64) erro
 		}
 		return nil
 	})
+}
+
+// Purge deletes the requests whose deletion date has passed: RemSig
+// deletes stale requests, so they are not only hidden (as Get and List
+// already do) but gone, with the personal data they hold.
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	res := s.db.Conn(ctx).Where("delete_after <= ?", s.now()).Delete(&Request{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("purge certificate requests: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// Purger is the background loop that purges every interval. Several
+// workers may run it; the delete is idempotent.
+func (s *Service) Purger(interval time.Duration, log *slog.Logger) jobs.Periodic {
+	return jobs.Periodic{Name: "certificate request purge", Interval: interval, Run: func(ctx context.Context) error {
+		n, err := s.Purge(ctx)
+		if n > 0 {
+			log.Info("purged certificate requests past their deletion date", "count", n)
+		}
+		return err
+	}}
 }

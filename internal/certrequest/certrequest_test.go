@@ -2,9 +2,12 @@ package certrequest_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +136,83 @@ func TestExpiryAndDeletion(t *testing.T) {
 	}
 	if page, err := svc.List(ctx, scope, listing.Query{Limit: 10}); err != nil || page.Total != 0 {
 		t.Fatalf("list after the deletion date: %v %d", err, page.Total)
+	}
+	// Hidden, and then purged: the row and its personal data are gone,
+	// while a request not yet stale stays.
+	fresh, err := svc.Create(ctx, scope, input(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(id string) int64 {
+		var n int64
+		if err := env.pg.DB.Conn(ctx).Model(&certrequest.Request{}).Where("id = ?", id).Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if rows(r.ID) != 1 {
+		t.Fatal("the stale request is not in the database before the purge: the test would prove nothing")
+	}
+	if err := svc.Purger(time.Hour, slog.Default()).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rows(r.ID) != 0 || rows(fresh.ID) != 1 {
+		t.Fatalf("after the purge: stale rows %d (want 0), fresh rows %d (want 1)", rows(r.ID), rows(fresh.ID))
+	}
+}
+
+// TestIssuedCertificateCarriesTheRequestsNames: the certificate names the
+// holder as the request does (degrees, first and last name, position,
+// workplace, country, the first three addresses), not as the person is
+// stored, and multiYear makes it valid for three years instead of one.
+func TestIssuedCertificateCarriesTheRequestsNames(t *testing.T) {
+	ctx := context.Background()
+	svc, scope, p, _ := setup(t, func(ps *person.Service) certrequest.Fulfiller { return certrequest.PlatformCA{Persons: ps} })
+	in := input(p)
+	in.DegreeBefore, in.FirstName, in.LastName, in.DegreeAfter = ptr("Ing."), ptr("Jana"), ptr("Nováková"), ptr("Ph.D.")
+	in.Position, in.Workplace, in.Country, in.Gender, in.MultiYear = ptr("Lecturer"), ptr("Faculty of Informatics"), ptr("SK"), ptr("f"), ptr(true)
+	in.Emails = []string{"jana@uni.localhost", "jana.n@mail.localhost", "j@x.localhost", "fourth@x.localhost"}
+	issued := func(in certrequest.CreateInput) *x509.Certificate {
+		t.Helper()
+		r, err := svc.Create(ctx, scope, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := svc.Approve(ctx, scope, r.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := env.persons.GetCertificate(ctx, scope, p.ID, d.Fulfilment.CertificateID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := x509.ParseCertificate(c.DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	x := issued(in)
+	attr := map[string]string{}
+	for _, a := range x.Subject.Names {
+		attr[a.Type.String()], _ = a.Value.(string)
+	}
+	want := map[string]string{"2.5.4.3": "Ing. Jana Nováková, Ph.D.", "2.5.4.42": "Jana", "2.5.4.4": "Nováková",
+		"2.5.4.12": "Lecturer", "2.5.4.11": "Faculty of Informatics", "2.5.4.6": "SK"}
+	for oid, v := range want {
+		if attr[oid] != v {
+			t.Errorf("subject %s = %q, want %q (subject %s)", oid, attr[oid], v, x.Subject)
+		}
+	}
+	if strings.Contains(x.Subject.String(), "Anna White") || strings.Join(x.EmailAddresses, ",") != "jana@uni.localhost,jana.n@mail.localhost,j@x.localhost" {
+		t.Errorf("names the stored person or the wrong addresses: %s %v", x.Subject, x.EmailAddresses)
+	}
+	if days := x.NotAfter.Sub(x.NotBefore).Hours() / 24; days < 3*365-1 || days > 3*365+1 {
+		t.Errorf("multiYear: valid %.0f days, want three years", days)
+	}
+	in.MultiYear = ptr(false)
+	if days := issued(in).NotAfter.Sub(x.NotBefore).Hours() / 24; days < 364 || days > 366 {
+		t.Errorf("without multiYear: valid %.0f days, want one year", days)
 	}
 }
 

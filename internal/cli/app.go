@@ -363,6 +363,7 @@ func (a *app) run(ctx context.Context, ln net.Listener, opts runOptions) error {
 		// on reuse of their key otherwise.
 		store := idempotency.NewStore(a.db)
 		loops = append(loops, a.webhookDelivery.Pruner(time.Hour), a.envelopes.Sweeper(),
+			a.certRequests().Purger(time.Hour, a.log.With("component", "certrequest")),
 			jobs.Periodic{Name: "idempotency key prune", Interval: time.Hour, Run: func(ctx context.Context) error {
 				n, err := store.DeleteExpired(ctx)
 				if n > 0 {

@@ -51,10 +51,14 @@ func (a *app) buildBatches() error {
 
 // remsigDeps builds the RemSig surface's dependencies.
 func (a *app) remsigDeps() remsig.Deps {
-	// PostSignum cannot be reached from here: the platform CA fulfils
-	// approved requests until a PostSignum connector (a
-	// certrequest.Fulfiller) is configured in its place.
-	requests := certrequest.NewService(a.db, a.persons, certrequest.PlatformCA{Persons: a.persons})
-	return remsig.Deps{Accounts: a.accounts, Persons: a.persons, Batches: a.batches, Requests: requests, PublicURL: a.cfg.PublicURL,
+	return remsig.Deps{Accounts: a.accounts, Persons: a.persons, Batches: a.batches, Requests: a.certRequests(), PublicURL: a.cfg.PublicURL,
 		MaxRequestBytes: a.cfg.MaxUploadBytes + 1<<20}
+}
+
+// certRequests is RemSig's PostSignum certificate requests. PostSignum
+// cannot be reached from here: the platform CA fulfils approved requests
+// until a PostSignum connector (a certrequest.Fulfiller) is configured in
+// its place.
+func (a *app) certRequests() *certrequest.Service {
+	return certrequest.NewService(a.db, a.persons, certrequest.PlatformCA{Persons: a.persons})
 }

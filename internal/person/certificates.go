@@ -65,6 +65,11 @@ type IssueInput struct {
 	Validity  time.Duration // default DefaultValidity
 	Algorithm string        // pki.KeyECDSAP256 (default) or pki.KeyRSA3072
 	Primary   bool          // make it the person's primary certificate
+	// Name and Names, when set, are the subject a certificate request
+	// asked for (its commonName and name attributes) instead of the
+	// person's stored name and email.
+	Name  string
+	Names *pki.SubjectNames
 }
 
 // ImportInput brings a certificate and its key from a PKCS #12 file.
@@ -127,13 +132,17 @@ func (s *Service) IssueCertificate(ctx context.Context, scope account.Scope, per
 		return nil, err
 	}
 	return s.add(ctx, scope, personID, rec, in.Primary, func(ctx context.Context, p *Person) (*Certificate, error) {
-		if len(p.Name) > 64 {
-			return nil, validation.Errors{{Field: "name", Reason: "the person's name is longer than the 64 characters a certificate's common name holds; shorten it first"}}
+		name, email := p.Name, p.Email
+		if in.Names != nil {
+			name, email = in.Name, ""
+		}
+		if len(name) > 64 {
+			return nil, validation.Errors{{Field: "name", Reason: "the name is longer than the 64 characters a certificate's common name holds; shorten it first"}}
 		}
 		// The CA records the certificate in this transaction: if storing
 		// it fails, it was never issued.
-		x, err := s.ca.IssuePerson(ctx, pki.PersonRequest{Profile: string(in.Type), Name: p.Name, Email: p.Email,
-			SerialNumber: p.NationalID, Key: key, Validity: in.Validity})
+		x, err := s.ca.IssuePerson(ctx, pki.PersonRequest{Profile: string(in.Type), Name: name, Email: email,
+			SerialNumber: p.NationalID, Key: key, Validity: in.Validity, Names: in.Names})
 		if err != nil {
 			return nil, err
 		}
@@ -143,6 +152,9 @@ func (s *Service) IssueCertificate(ctx context.Context, scope account.Scope, per
 		return c, nil
 	})
 }
+
+// MaxValidity is the longest validity IssueCertificate accepts now.
+func (s *Service) MaxValidity() time.Duration { return s.ca.MaxValidityAt(s.now()) }
 
 // canHoldKeys fails unless the deployment can store keys and the person
 // exists: what to know before spending on key generation and Argon2id.

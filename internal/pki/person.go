@@ -46,7 +46,26 @@ type PersonRequest struct {
 	// Key is the subject's key, from GeneratePersonKey.
 	Key      crypto.Signer
 	Validity time.Duration
+	// Names, when set, are the subject's name attributes as a certificate
+	// request gave them (a PostSignum request's): they add to Name, which
+	// stays the commonName, and Emails replace Email.
+	Names *SubjectNames
 }
+
+// SubjectNames are the name attributes of a requested certificate.
+type SubjectNames struct {
+	GivenName, Surname string
+	// Title is the holder's position in the organisation; Unit the
+	// workplace (organizationalUnitName); Country ISO 3166-1 alpha-2.
+	Title, Unit, Country string
+	// Emails go to the subjectAltName (at most MaxEmails); the first also
+	// to the subject's emailAddress.
+	Emails []string
+}
+
+// MaxEmails is how many addresses a requested certificate carries, as
+// PostSignum's certificates do.
+const MaxEmails = 3
 
 // ErrInvalidPersonRequest means a PersonRequest cannot become a certificate.
 var ErrInvalidPersonRequest = errors.New("pki: invalid person certificate request")
@@ -74,10 +93,34 @@ func (p *PKI) IssuePerson(ctx context.Context, req PersonRequest) (*x509.Certifi
 	}
 	tmpl := leafTemplate(now, req.Validity, p.urls)
 	tmpl.Subject = pkix.Name{CommonName: req.Name, SerialNumber: req.SerialNumber}
+	emails := []string{}
 	if req.Email != "" {
+		emails = []string{req.Email}
+	}
+	if n := req.Names; n != nil {
+		if len(n.Emails) > MaxEmails {
+			return nil, fmt.Errorf("%w: at most %d email addresses", ErrInvalidPersonRequest, MaxEmails)
+		}
+		emails = n.Emails
+		for _, a := range []struct {
+			oid asn1.ObjectIdentifier
+			v   string
+		}{{oidGivenName, n.GivenName}, {oidSurname, n.Surname}, {oidTitle, n.Title}} {
+			if a.v != "" {
+				tmpl.Subject.ExtraNames = append(tmpl.Subject.ExtraNames, pkix.AttributeTypeAndValue{Type: a.oid, Value: a.v})
+			}
+		}
+		if n.Unit != "" {
+			tmpl.Subject.OrganizationalUnit = []string{n.Unit}
+		}
+		if n.Country != "" {
+			tmpl.Subject.Country = []string{n.Country}
+		}
+	}
+	if len(emails) > 0 {
 		tmpl.Subject.ExtraNames = append(tmpl.Subject.ExtraNames, pkix.AttributeTypeAndValue{Type: oidEmailAddress,
-			Value: asn1.RawValue{Tag: asn1.TagIA5String, Bytes: []byte(req.Email)}})
-		tmpl.EmailAddresses = []string{req.Email}
+			Value: asn1.RawValue{Tag: asn1.TagIA5String, Bytes: []byte(emails[0])}})
+		tmpl.EmailAddresses = emails
 	}
 	switch req.Profile {
 	case ProfilePersonal:

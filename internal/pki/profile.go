@@ -31,6 +31,9 @@ var (
 	oidKPTimeStamping   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
 	oidKPDocumentSigner = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36} // RFC 9336
 	oidEmailAddress     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+	oidGivenName        = asn1.ObjectIdentifier{2, 5, 4, 42}
+	oidSurname          = asn1.ObjectIdentifier{2, 5, 4, 4}
+	oidTitle            = asn1.ObjectIdentifier{2, 5, 4, 12}
 )
 
 // randomSerial returns a positive 128-bit serial (RFC 5280 allows 20 octets).

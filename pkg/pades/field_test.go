@@ -3,13 +3,21 @@ package pades_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vellum-sign/vellum/pkg/pades"
 	"github.com/vellum-sign/vellum/pkg/pades/padestest"
@@ -159,5 +167,58 @@ func TestSign_IntoFieldHonoursLockAndSeedValue(t *testing.T) {
 	opts.Field = "Refused"
 	if _, err := signBytes(t, pdf, opts); !errors.Is(err, pades.ErrSeedValue) {
 		t.Fatalf("required sub-filter adbe.pkcs7.sha1: %v, want ErrSeedValue", err)
+	}
+}
+
+// A field's certificate seed value (/SV /Cert) with its requirement flags
+// refuses a signer whose certificate cannot meet it, with ErrSeedValue
+// saying which constraint; a certificate that meets it signs, valid.
+func TestSign_IntoFieldEnforcesCertificateSeedValue(t *testing.T) {
+	f := newFixture(t)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Other CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	otherDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, issuer := f.id.Chain[0], f.id.Chain[1]
+	hexOf := func(der []byte) string { return "<" + hex.EncodeToString(der) + ">" }
+	ku := []byte("000000000")
+	for i := range 9 {
+		if leaf.KeyUsage&(1<<i) != 0 {
+			ku[i] = '0' + 1
+		}
+	}
+	notKU := bytes.Clone(ku)
+	notKU[0] = '0' + ('1' - notKU[0]) // the opposite digitalSignature bit
+	fields := []padestest.EmptyField{
+		{Name: "OtherSubject", Extra: "/SV <</Type /SV/Cert <</Subject [" + hexOf(otherDER) + "]/Ff 1>>>>"},
+		{Name: "OtherIssuer", Extra: "/SV <</Type /SV/Cert <</Issuer [" + hexOf(otherDER) + "]/Ff 2>>>>"},
+		{Name: "Policy", Extra: "/SV <</Type /SV/Cert <</OID [(1.2.3.4.5)]/Ff 4>>>>"},
+		{Name: "Usage", Extra: "/SV <</Type /SV/Cert <</KeyUsage [(" + string(notKU) + ")]/Ff 32>>>>"},
+		{Name: "Suggested", Extra: "/SV <</Type /SV/Cert <</Subject [" + hexOf(otherDER) + "]>>>>"},
+		{Name: "Met", Extra: "/SV <</Type /SV/Cert <</Subject [" + hexOf(leaf.Raw) + "]/Issuer [" + hexOf(issuer.Raw) +
+			"]/KeyUsage [(" + string(ku) + ")]/Ff 35>>>>"},
+	}
+	for i := range fields {
+		fields[i].Page, fields[i].Rect = 1, [4]float64{72, 100 + 70*float64(i), 272, 160 + 70*float64(i)}
+	}
+	pdf := padestest.Contract([][]string{{"Agreement"}}, fields...)
+	opts := f.options()
+	for name, want := range map[string]string{"OtherSubject": "/Cert /Subject", "OtherIssuer": "/Cert /Issuer",
+		"Policy": "/Cert /OID", "Usage": "/Cert /KeyUsage"} {
+		opts.Field = name
+		if _, err := signBytes(t, pdf, opts); !errors.Is(err, pades.ErrSeedValue) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
+			t.Errorf("field %s: %v, want ErrSeedValue about %s", name, err, want)
+		}
+	}
+	for _, name := range []string{"Suggested", "Met"} {
+		opts.Field = name
+		signed, err := signBytes(t, pdf, opts)
+		if err != nil {
+			t.Fatalf("field %s: %v", name, err)
+		}
+		requirePdfsigValid(t, writeTemp(t, f.dir, name+".pdf", signed), len(fields))
 	}
 }

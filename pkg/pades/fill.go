@@ -1,7 +1,9 @@
 package pades
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -124,6 +126,9 @@ func applySeedValue(d *document, fieldName string, fd dict, o *Options) error {
 			return refuse("the reason must be one of %q", reasons)
 		}
 	}
+	if err := checkSeedCert(d, sv, o, refuse); err != nil {
+		return err
+	}
 	if mdp, _ := d.resolveDict(sv["MDP"]); mdp != nil && o.DocMDP == 0 {
 		if p, ok := d.resolveInt(mdp["P"]); ok && p >= 1 && p <= 3 {
 			if sigs, err := d.signatures(); err == nil && len(sigs) == 0 {
@@ -132,6 +137,98 @@ func applySeedValue(d *document, fieldName string, fd dict, o *Options) error {
 		}
 	}
 	return nil
+}
+
+// Certificate seed value flags (/SV /Cert /Ff, ISO 32000-1 table 235):
+// which constraints on the signer's certificate are requirements.
+const (
+	certSubject  = 1 << 0
+	certIssuer   = 1 << 1
+	certOID      = 1 << 2
+	certKeyUsage = 1 << 5
+)
+
+// checkSeedCert refuses a signer whose certificate cannot meet the
+// required constraints of the field's certificate seed value (/SV /Cert,
+// §12.7.5.5): /Subject (one of these certificates), /Issuer (issued by
+// one of these, anywhere up the chain given), /OID (one of these
+// certificate policies) and /KeyUsage (patterns of 0, 1 and X over the
+// nine key usage bits). Constraints without their /Ff bit only suggest,
+// and are ignored as viewers ignore them; /SubjectDN and /URL are not
+// checked (a DN match has no single reading, a URL is a viewer's hint).
+func checkSeedCert(d *document, sv dict, o *Options, refuse func(string, ...any) error) error {
+	sc, err := d.resolveDict(sv["Cert"])
+	if err != nil || sc == nil || len(o.Certificates) == 0 {
+		return err
+	}
+	ff, _ := d.resolveInt(sc["Ff"])
+	leaf := o.Certificates[0]
+	ders := func(key string) [][]byte {
+		arr, _ := d.resolveArray(sc[name(key)])
+		var out [][]byte
+		for _, v := range arr {
+			if r, err := d.resolve(v); err == nil {
+				if s, ok := r.(pdfstr); ok {
+					out = append(out, []byte(s))
+				}
+			}
+		}
+		return out
+	}
+	if subs := ders("Subject"); len(subs) > 0 && ff&certSubject != 0 {
+		if !slices.ContainsFunc(subs, func(b []byte) bool { return bytes.Equal(b, leaf.Raw) }) {
+			return refuse("it requires the signer's certificate to be one of the %d it lists (/Cert /Subject); %q is not", len(subs), leaf.Subject.String())
+		}
+	}
+	if iss := ders("Issuer"); len(iss) > 0 && ff&certIssuer != 0 {
+		issued := false
+		for _, der := range iss {
+			ca, err := x509.ParseCertificate(der)
+			if err != nil {
+				continue
+			}
+			for _, c := range o.Certificates {
+				if c.CheckSignatureFrom(ca) == nil || bytes.Equal(c.Raw, ca.Raw) && c != leaf {
+					issued = true
+				}
+			}
+		}
+		if !issued {
+			return refuse("it requires a certificate issued by one of the %d CAs it lists (/Cert /Issuer); %q is issued by %q", len(iss), leaf.Subject.String(), leaf.Issuer.String())
+		}
+	}
+	if oids := ders("OID"); len(oids) > 0 && ff&certOID != 0 {
+		var want []string
+		for _, b := range oids {
+			want = append(want, string(b))
+		}
+		has := false
+		for _, p := range leaf.Policies {
+			has = has || slices.Contains(want, p.String())
+		}
+		if !has {
+			return refuse("it requires a certificate with one of the policies %v (/Cert /OID); the signer's has none of them", want)
+		}
+	}
+	if kus := ders("KeyUsage"); len(kus) > 0 && ff&certKeyUsage != 0 {
+		if !slices.ContainsFunc(kus, func(p []byte) bool { return keyUsageMatches(string(p), leaf.KeyUsage) }) {
+			return refuse("it requires a certificate whose key usage matches one of %q (/Cert /KeyUsage)", kus)
+		}
+	}
+	return nil
+}
+
+// keyUsageMatches reports whether ku meets a /KeyUsage pattern: character
+// i is 1 (bit i must be set), 0 (must be clear) or X (either), in the
+// order of RFC 5280's KeyUsage bits (digitalSignature first).
+func keyUsageMatches(pattern string, ku x509.KeyUsage) bool {
+	for i, ch := range pattern {
+		set := ku&(1<<i) != 0
+		if (ch == '1' && !set) || (ch == '0' && set) {
+			return false
+		}
+	}
+	return true
 }
 
 // fieldLock turns the field's /Lock dictionary (§12.7.5.5, table 233) into

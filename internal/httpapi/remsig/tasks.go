@@ -71,6 +71,10 @@ type pdfTaskJSON struct {
 	Watermark      *watermarkJSON `json:"watermark"`
 	Timestamp      *timestampJSON `json:"timestamp"`
 	SignatureLevel *string        `json:"signatureLevel"`
+	// FieldName is Vellum's extension (RemSig's document names no field):
+	// sign into the document's empty signature field of that name, as
+	// `vellum pdf sign --field` and envelope fields' fieldName do.
+	FieldName *string `json:"fieldName"`
 }
 
 type pkcs7TaskJSON struct {
@@ -213,6 +217,12 @@ func (f *fieldErrs) pdfTask(t *pdfTaskJSON) batch.TaskInput {
 	}
 	if w := t.Watermark; w != nil && (w.Insert == nil || *w.Insert) {
 		in.Options.Watermark = &batch.Watermark{Text: str(w.Text), Position: str(w.Position), Page: str(w.Page)}
+	}
+	if t.FieldName != nil {
+		in.Options.Field = *t.FieldName
+		if in.Options.Field == "" {
+			f.add("fieldName", "must not be empty")
+		}
 	}
 	return in
 }
