@@ -488,7 +488,7 @@
     }
     var oidc = $('oidc-step');
     if (oidc && oidc.getAttribute('data-oidc') === 'required') {
-      errors.push({ field: 'oidc-login', message: 'Log in with ' + oidc.getAttribute('data-provider') + ' first' });
+      errors.push({ field: 'oidc-login', message: t('js.err.oidc', { provider: oidc.getAttribute('data-provider') }) });
     }
     var access = $('access-code');
     if (access) {
