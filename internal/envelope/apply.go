@@ -168,19 +168,27 @@ func (s *Service) signDocuments(ctx context.Context, env *Envelope, r *Recipient
 			Time:      *r.SignedAt,
 		}
 		for _, f := range env.fieldsOf(r.ID) {
-			if f.DocumentID == d.DocumentID && (f.Type == FieldSignature || f.Type == FieldInitials) {
-				opts.Visible = &pades.Visible{Page: f.Page, Rect: pades.Rect{X: f.X, Y: f.Y, W: f.Width, H: f.Height}, Fallback: s.Fonts}
-				if f.FieldName != "" {
-					// Into the document's own field, at its rectangle.
-					opts.Field, opts.FieldName = f.FieldName, ""
-				}
-				switch r.SignatureType {
-				case "drawn":
-					opts.Visible.Image = r.SignatureImage
-				case "typed":
-					opts.Visible.Signature = r.SignatureText
-				}
-				break
+			if f.DocumentID != d.DocumentID || (f.Type != FieldSignature && f.Type != FieldInitials) {
+				continue
+			}
+			rect := pades.Rect{X: f.X, Y: f.Y, W: f.Width, H: f.Height}
+			if opts.Visible != nil {
+				// One signature per signer and document: its further
+				// places (an anchor found on several pages) repeat its
+				// appearance, covered by it.
+				opts.ExtraAppearances = append(opts.ExtraAppearances, pades.Placement{Page: f.Page, Rect: rect})
+				continue
+			}
+			opts.Visible = &pades.Visible{Page: f.Page, Rect: rect, Fallback: s.Fonts}
+			if f.FieldName != "" {
+				// Into the document's own field, at its rectangle.
+				opts.Field, opts.FieldName = f.FieldName, ""
+			}
+			switch r.SignatureType {
+			case "drawn":
+				opts.Visible.Image = r.SignatureImage
+			case "typed":
+				opts.Visible.Signature = r.SignatureText
 			}
 		}
 		rv, err := s.transform(ctx, env, d, func(in *os.File, size int64, out io.Writer) error {

@@ -156,7 +156,14 @@ func TestFields_NamedFieldsAndPlacementAreCheckedAtCreation(t *testing.T) {
 // bboxWords runs pdftotext -bbox on page 1 of path: word -> boxes.
 func bboxWords(t *testing.T, path string) map[string][][4]float64 {
 	t.Helper()
-	out, err := exec.Command("pdftotext", "-bbox", "-f", "1", "-l", "1", path, "-").Output()
+	return bboxWordsOf(t, path, 1)
+}
+
+// bboxWordsOf is bboxWords for page n.
+func bboxWordsOf(t *testing.T, path string, n int) map[string][][4]float64 {
+	t.Helper()
+	page := strconv.Itoa(n)
+	out, err := exec.Command("pdftotext", "-bbox", "-f", page, "-l", page, path, "-").Output()
 	if err != nil {
 		t.Fatalf("pdftotext -bbox: %v", err)
 	}

@@ -101,6 +101,19 @@ func (d *document) box(o any) (Rect, bool) {
 	return Rect{x0, y0, x1 - x0, y1 - y0}, x1 > x0 && y1 > y0
 }
 
+// placeable returns page n's geometry, or a *PlacementError when the page
+// does not exist or r lies entirely outside its visible area.
+func (d *document) placeable(n int, r Rect) (pageGeometry, error) {
+	geo, err := d.geometry(n)
+	if err != nil {
+		return geo, err
+	}
+	if !overlaps(r, geo.visible) {
+		return geo, &PlacementError{Page: n, Rect: r, Box: geo.visible}
+	}
+	return geo, nil
+}
+
 func intersect(a, b Rect) Rect {
 	x0, y0 := max(a.X, b.X), max(a.Y, b.Y)
 	x1, y1 := min(a.X+a.W, b.X+b.W), min(a.Y+a.H, b.Y+b.H)
@@ -129,12 +142,9 @@ const (
 // signer's name, the date, reason and location, wrapped to fit.
 func (rv *revision) visibleAppearance(o *Options, t time.Time) (ref, error) {
 	v := o.Visible
-	geo, err := rv.d.geometry(v.Page)
+	geo, err := rv.d.placeable(v.Page, v.Rect)
 	if err != nil {
 		return ref{}, err
-	}
-	if !overlaps(v.Rect, geo.visible) {
-		return ref{}, &PlacementError{Page: v.Page, Rect: v.Rect, Box: geo.visible}
 	}
 	// The form is laid out in the box as the viewer sees it; /Matrix turns
 	// it against the page's /Rotate, so text never runs sideways.

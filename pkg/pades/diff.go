@@ -94,6 +94,10 @@ type analysis struct {
 	// newSigWidgets are the widget annotations of signature fields added
 	// after the signature; their joining a page's /Annots is part of it.
 	newSigWidgets map[int]bool
+	// newSigAppearances are the normal appearances of those widgets: a
+	// /Stamp added with one of them repeats a new signature's appearance
+	// elsewhere (Options.ExtraAppearances) and is part of that signature.
+	newSigAppearances map[ref]bool
 }
 
 func (a *analysis) add(kind ChangeKind, format string, args ...any) {
@@ -120,7 +124,7 @@ func analyseChanges(cur *document, end int64, perms permissions) []Change {
 	if err != nil {
 		return []Change{{Kind: ChangeOther, Description: fmt.Sprintf("the signed bytes do not end with a complete revision: %v", err)}}
 	}
-	a := &analysis{old: old, cur: cur, perms: perms, newSigWidgets: map[int]bool{}}
+	a := &analysis{old: old, cur: cur, perms: perms, newSigWidgets: map[int]bool{}, newSigAppearances: map[ref]bool{}}
 	revs, problems := cur.laterRevisions(end, old.startxref)
 	a.changes = append(a.changes, problems...)
 	changed := map[int]bool{}
@@ -390,6 +394,9 @@ func (a *analysis) compareAnnots(page int, oldA, newA array) {
 			a.add(ChangeOther, "a form field widget was added on page %d", page)
 			continue
 		}
+		if nd.name("Subtype") == "Stamp" && a.newSigAppearances[normalAppearance(a.cur, nd)] {
+			continue
+		}
 		a.add(ChangeAnnotation, "%s added", describeAnnot(a.cur, nd, page))
 	}
 }
@@ -500,8 +507,24 @@ func (a *analysis) compareFieldTrees() {
 		}
 		a.newSigWidgets[n] = true
 		fd, _ := a.cur.resolveDict(ref{n, 0})
+		if _, sd := fd["V"].(ref); sd {
+			for k := range a.newSigWidgets {
+				kd, _ := a.cur.resolveDict(ref{k, 0})
+				if ap := normalAppearance(a.cur, kd); ap != (ref{}) && (k == n || newT[k].kidOf == n) {
+					a.newSigAppearances[ap] = true
+				}
+			}
+		}
 		a.judgeNewSignature(node.name, fd, visible)
 	}
+}
+
+// normalAppearance is the indirect /AP /N of an annotation, the zero ref
+// when it has none or it is a state dictionary or direct.
+func normalAppearance(d *document, ad dict) ref {
+	ap, _ := d.resolveDict(ad["AP"])
+	r, _ := ap["N"].(ref)
+	return r
 }
 
 // judgeNewSignature classifies a signature field added after signing.

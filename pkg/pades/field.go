@@ -142,24 +142,8 @@ func (rv *revision) addField(fieldName string, sigRef ref, pageNum int, rect arr
 		rv.set(catRef, cat)
 	}
 
-	// The page's /Annots, possibly indirect.
-	po, err := rv.get(pageRef)
-	if err != nil {
+	if err := rv.addAnnot(pageRef, fieldRef); err != nil {
 		return "", err
-	}
-	page, _ := po.(dict)
-	if annotsRef, ok := page["Annots"].(ref); ok {
-		ao, err := rv.get(annotsRef)
-		if err != nil {
-			return "", fmt.Errorf("page /Annots: %w", err)
-		}
-		annots, _ := ao.(array)
-		rv.set(annotsRef, append(append(array{}, annots...), fieldRef))
-	} else {
-		page = maps.Clone(page)
-		annots, _ := page["Annots"].(array)
-		page["Annots"] = append(append(array{}, annots...), fieldRef)
-		rv.set(pageRef, page)
 	}
 
 	rv.set(fieldRef, dict{
@@ -174,6 +158,52 @@ func (rv *revision) addField(fieldName string, sigRef ref, pageNum int, rect arr
 		"AP":      dict{"N": apRef},
 	})
 	return fieldName, nil
+}
+
+// addAnnot appends annot to the page's /Annots, which may be indirect, as
+// this revision has it so far (several annotations may join one page).
+func (rv *revision) addAnnot(pageRef, annot ref) error {
+	po, err := rv.get(pageRef)
+	if err != nil {
+		return err
+	}
+	page, _ := po.(dict)
+	if annotsRef, ok := page["Annots"].(ref); ok {
+		ao, err := rv.get(annotsRef)
+		if err != nil {
+			return fmt.Errorf("page /Annots: %w", err)
+		}
+		annots, _ := ao.(array)
+		rv.set(annotsRef, append(append(array{}, annots...), annot))
+		return nil
+	}
+	page = maps.Clone(page)
+	annots, _ := page["Annots"].(array)
+	page["Annots"] = append(append(array{}, annots...), annot)
+	rv.set(pageRef, page)
+	return nil
+}
+
+// addStamp shows the signature's appearance apRef again at rect on page
+// pageNum, as a /Stamp annotation rather than a second widget: a signature
+// field with several widgets reads as several fields, the extra ones
+// unsigned, in validators such as pdfsig. Sharing the widget's appearance
+// object is what lets verification tell the stamp belongs to the signature.
+func (rv *revision) addStamp(pageNum int, rect Rect, apRef ref) error {
+	pageRef, _, err := rv.d.page(pageNum)
+	if err != nil {
+		return fmt.Errorf("find page %d: %w", pageNum, err)
+	}
+	r := rv.alloc()
+	rv.set(r, dict{
+		"Type":    name("Annot"),
+		"Subtype": name("Stamp"),
+		"F":       int64(132), // Print | Locked, as the widget
+		"Rect":    array{rect.X, rect.Y, rect.X + rect.W, rect.Y + rect.H},
+		"P":       pageRef,
+		"AP":      dict{"N": apRef},
+	})
+	return rv.addAnnot(pageRef, r)
 }
 
 // catalog returns a copy of the catalog as this revision has it so far, to

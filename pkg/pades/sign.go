@@ -35,6 +35,12 @@ const (
 // height.
 type Rect struct{ X, Y, W, H float64 }
 
+// Placement is a rectangle on a 1-based page.
+type Placement struct {
+	Page int
+	Rect Rect
+}
+
 // Visible places the signature's appearance on a page. The appearance reads
 // upright however the page is rotated; a box entirely outside the page's
 // visible area is refused with a *PlacementError.
@@ -94,6 +100,13 @@ type Options struct {
 	// and Rect are ignored) and is drawn whenever that rectangle has an
 	// area.
 	Visible *Visible
+	// ExtraAppearances show the signature's appearance again at further
+	// places (a signer asked to sign on several pages), as /Stamp
+	// annotations in the signature's own revision, so the signature covers
+	// them and the document still has one signature field. They need a
+	// visible signature; each gets the widget's appearance, scaled to its
+	// rectangle.
+	ExtraAppearances []Placement
 
 	// field is the field Field names, found before anything is hashed.
 	field *sigFieldInfo
@@ -154,6 +167,14 @@ func (o *Options) validate() error {
 	}
 	if v := o.Visible; v != nil && o.Field == "" && (v.Page < 1 || v.Rect.W <= 0 || v.Rect.H <= 0) {
 		return fmt.Errorf("pades: visible signature needs a page ≥ 1 and a positive size")
+	}
+	for _, p := range o.ExtraAppearances {
+		if p.Page < 1 || p.Rect.W <= 0 || p.Rect.H <= 0 {
+			return fmt.Errorf("pades: extra appearance needs a page ≥ 1 and a positive size")
+		}
+	}
+	if len(o.ExtraAppearances) > 0 && o.Visible == nil && o.Field == "" {
+		return errors.New("pades: extra appearances need a visible signature")
 	}
 	return nil
 }
@@ -437,6 +458,19 @@ func signRevision(ctx context.Context, d *document, prefix hashState, o *Options
 	}
 	if err != nil {
 		return nil, nil, codeErr(CodeSigningError, err, "appearance")
+	}
+	if len(o.ExtraAppearances) > 0 && o.Visible == nil {
+		return nil, nil, errors.New("pades: extra appearances need a visible signature, and the field has no area")
+	}
+	for _, p := range o.ExtraAppearances {
+		if _, err := rv.d.placeable(p.Page, p.Rect); isPlacement(err) {
+			return nil, nil, err
+		} else if err != nil {
+			return nil, nil, codeErr(CodeSigningError, err, "appearance on page %d", p.Page)
+		}
+		if err := rv.addStamp(p.Page, p.Rect, apRef); err != nil {
+			return nil, nil, codeErr(CodeSigningError, err, "add appearance on page %d", p.Page)
+		}
 	}
 	var refs array
 	if f := o.field; f != nil {
