@@ -1,10 +1,11 @@
 // Package pinpage serves RemSig's PIN page at /pin/<hash>: the person sees
 // what a signing batch will sign (names, sizes, SHA-256, a preview of each
 // PDF) and with which certificate, in the language the browser asks for,
-// and authorises it by typing the certificate's password. The page is server-rendered (html/template,
-// embedded assets, no script, no third-party origins) under the same
-// security headers as the signing page; the form carries an anti-forgery
-// token bound to a cookie, and cross-site posts are refused.
+// and authorises it by typing the certificate's password. The page is
+// server-rendered (html/template, embedded assets, no script, no
+// third-party origins) under the same security headers as the signing
+// page; the form carries an anti-forgery token bound to a cookie, and
+// cross-site posts are refused.
 package pinpage
 
 import (
