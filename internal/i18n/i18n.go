@@ -155,6 +155,15 @@ func (l Localizer) Decimal(f float64, prec int) string {
 	return message.NewPrinter(language.Make(string(l.Lang))).Sprint(number.Decimal(f, number.MaxFractionDigits(prec)))
 }
 
+// Size formats a byte count as people read it: megabytes with one
+// decimal from 1 MiB, else whole kilobytes rounded up.
+func (l Localizer) Size(n int64) string {
+	if n >= 1<<20 {
+		return l.T("size.mb", "n", l.Decimal(float64(n)/(1<<20), 1))
+	}
+	return l.T("size.kb", "n", l.Number((n+1023)/1024))
+}
+
 // Date formats t's day in UTC as the language writes a date in a
 // sentence ("2 January 2026", "2. ledna 2026").
 func (l Localizer) Date(t time.Time) string {

@@ -1,10 +1,11 @@
 // Package pinpage serves RemSig's PIN page at /pin/<hash>: the person sees
 // what a signing batch will sign (names, sizes, SHA-256, a preview of each
-// PDF) and with which certificate, and authorises it by typing the
-// certificate's password. The page is server-rendered (html/template,
-// embedded assets, no script, no third-party origins) under the same
-// security headers as the signing page; the form carries an anti-forgery
-// token bound to a cookie, and cross-site posts are refused.
+// PDF) and with which certificate, in the language the browser asks for,
+// and authorises it by typing the certificate's password. The page is
+// server-rendered (html/template, embedded assets, no script, no
+// third-party origins) under the same security headers as the signing
+// page; the form carries an anti-forgery token bound to a cookie, and
+// cross-site posts are refused.
 package pinpage
 
 import (
@@ -13,7 +14,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/vellum-sign/vellum/internal/batch"
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/person"
 	"github.com/vellum-sign/vellum/internal/webpage"
 )
@@ -90,7 +91,8 @@ type message struct{ Heading, Body, Class string }
 
 type taskView struct {
 	Label, Kind, SHA256, Preview string
-	Size                         int64
+	// Size is the localised size ("48 KB", "48 kB").
+	Size string
 	// Later: the document is fetched from its source when signed
 	// (data.http.prefetch false), so it has no size or hash yet.
 	Later bool
@@ -99,6 +101,8 @@ type taskView struct {
 type certView struct{ Subject, Issuer, NotAfter string }
 
 type pageData struct {
+	// L speaks the language negotiated from Accept-Language.
+	L           i18n.Localizer
 	Title       string
 	Message     *message
 	Batch       bool
@@ -110,20 +114,39 @@ type pageData struct {
 	Error       string
 }
 
+// MinLength is the shortest certificate password the reset form takes.
+func (pageData) MinLength() int { return person.MinPINLen }
+
+// localizer speaks the language the browser asks for: a batch carries no
+// language of its own.
+func localizer(c echo.Context) i18n.Localizer {
+	return i18n.For(i18n.Negotiate(c.Request().Header.Get("Accept-Language")))
+}
+
+// msg is a page message from the catalogue: title, heading and body ids.
+func msg(l i18n.Localizer, title, heading, body, class string) pageData {
+	return pageData{L: l, Title: l.T(title), Message: &message{Heading: l.T(heading), Body: l.T(body), Class: class}}
+}
+
 func (h *Handler) render(c echo.Context, status int, d pageData) error {
+	return h.renderPage(c, status, "pin.html", d)
+}
+
+// renderPage writes template name with d in d's language.
+func (h *Handler) renderPage(c echo.Context, status int, name string, d pageData) error {
 	w := c.Response()
+	w.Header().Set("Content-Language", d.L.Tag())
 	webpage.SetHeaders(w.Header(), contentSecurityPolicy)
 	w.Header().Set(echo.HeaderContentType, "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := h.tmpl.ExecuteTemplate(w, "pin.html", d); err != nil {
-		h.log.Error("render PIN page", "err", err)
+	if err := h.tmpl.ExecuteTemplate(w, name, d); err != nil {
+		h.log.Error("render PIN page", "template", name, "err", err)
 	}
 	return nil
 }
 
-func notFound() pageData {
-	return pageData{Title: "Not found", Message: &message{Heading: "No such signing request",
-		Body: "The link is wrong, or the request was deleted.", Class: "error"}}
+func notFound(l i18n.Localizer) pageData {
+	return msg(l, "pin.notfound.title", "pin.notfound.heading", "pin.notfound.body", "error")
 }
 
 // view builds the page for batch hash; form says whether it takes the PIN.
@@ -132,10 +155,11 @@ func (h *Handler) view(c echo.Context, hash string) (pageData, *batch.Batch, err
 	if err != nil {
 		return pageData{}, nil, err
 	}
-	d := pageData{Title: "Sign", Batch: true, Action: "/pin/" + hash,
-		Certificate: certView{Subject: cert.Subject, Issuer: cert.Issuer, NotAfter: cert.NotAfter.UTC().Format("2 January 2006 15:04 UTC")}}
+	l := localizer(c)
+	d := pageData{L: l, Title: l.T("pin.title"), Batch: true, Action: "/pin/" + hash,
+		Certificate: certView{Subject: cert.Subject, Issuer: cert.Issuer, NotAfter: l.DateTime(cert.NotAfter)}}
 	for _, t := range ts {
-		v := taskView{Label: t.Name, Kind: string(t.Kind), SHA256: t.InputSHA256, Size: t.InputSize}
+		v := taskView{Label: t.Name, Kind: string(t.Kind), SHA256: t.InputSHA256, Size: l.Size(t.InputSize)}
 		if t.DisplayName != "" {
 			v.Label = t.DisplayName
 		}
@@ -151,29 +175,30 @@ func (h *Handler) view(c echo.Context, hash string) (pageData, *batch.Batch, err
 	case b.Authorizable():
 		d.Form = true
 	case b.TasksCount == 0:
-		d.Message = &message{Heading: "Nothing to sign yet", Body: "This signing request has no documents yet.", Class: ""}
+		d.Message = &message{Heading: l.T("pin.empty.heading"), Body: l.T("pin.empty.body")}
 	default:
-		d.Message = &message{Heading: "Already authorised", Body: "This request was authorised; the signing is " + stateText(b.State) + ".", Class: "ok"}
+		d.Message = &message{Heading: l.T("pin.done.heading"), Body: l.T(stateText(b.State)), Class: "ok"}
 	}
 	return d, b, nil
 }
 
+// stateText is the message id saying where an authorised batch is.
 func stateText(s batch.State) string {
 	switch s {
 	case batch.StateProcessing:
-		return "in progress"
+		return "pin.done.processing"
 	case batch.StateFinished:
-		return "finished"
+		return "pin.done.finished"
 	case batch.StatePartiallyFinished:
-		return "finished, with some items that could not be signed"
+		return "pin.done.partial"
 	}
-	return string(s)
+	return "pin.done.unknown"
 }
 
 func (h *Handler) show(c echo.Context) error {
 	d, _, err := h.view(c, c.Param("hash"))
 	if errors.Is(err, batch.ErrNotFound) {
-		return h.render(c, http.StatusNotFound, notFound())
+		return h.render(c, http.StatusNotFound, notFound(localizer(c)))
 	}
 	if err != nil {
 		return err
@@ -222,23 +247,23 @@ func (h *Handler) submit(c echo.Context) error {
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForm)
 	d, b, err := h.view(c, hash)
 	if errors.Is(err, batch.ErrNotFound) {
-		return h.render(c, http.StatusNotFound, notFound())
+		return h.render(c, http.StatusNotFound, notFound(localizer(c)))
 	}
 	if err != nil {
 		return err
 	}
+	l := d.L
 	ck, cerr := r.Cookie(csrfCookie)
 	if !sameOrigin(r) || cerr != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.FormValue("csrf_token"))) != 1 || ck.Value == "" {
 		d.Form = false
-		d.Message = &message{Heading: "Request refused", Body: "The form expired or did not come from this page. Open the link again.", Class: "error"}
+		d.Message = &message{Heading: l.T("pin.refused.heading"), Body: l.T("pin.refused.body"), Class: "error"}
 		return h.render(c, http.StatusForbidden, d)
 	}
 	if r.FormValue("action") == "cancel" {
 		if b.RedirectCancel != "" {
 			return c.Redirect(http.StatusSeeOther, b.RedirectCancel)
 		}
-		return h.render(c, http.StatusOK, pageData{Title: "Cancelled",
-			Message: &message{Heading: "Cancelled", Body: "Nothing was signed. You can close this page."}})
+		return h.render(c, http.StatusOK, msg(l, "pin.cancelled", "pin.cancelled", "pin.cancelled.body", ""))
 	}
 	if !d.Form {
 		return h.render(c, http.StatusConflict, d)
@@ -250,10 +275,9 @@ func (h *Handler) submit(c echo.Context) error {
 		if b.RedirectSuccess != "" {
 			return c.Redirect(http.StatusSeeOther, b.RedirectSuccess)
 		}
-		return h.render(c, http.StatusOK, pageData{Title: "Authorised", Message: &message{Heading: "Authorised",
-			Body: "Your documents are being signed. You can close this page.", Class: "ok"}})
+		return h.render(c, http.StatusOK, msg(l, "pin.authorised", "pin.authorised", "pin.authorised.body", "ok"))
 	case errors.As(err, &wrong):
-		d.Error = fmt.Sprintf("Wrong password. %d attempt(s) left before the certificate locks.", wrong.Remaining)
+		d.Error = l.N("pin.wrong", wrong.Remaining)
 		if d.CSRF, err = h.issueToken(c); err != nil {
 			return err
 		}
@@ -264,21 +288,23 @@ func (h *Handler) submit(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, b.RedirectError)
 		}
 		d.Form = false
-		d.Message = &message{Heading: "Cannot sign", Body: failureText(err), Class: "error"}
+		d.Message = &message{Heading: l.T("pin.fail.heading"), Body: l.T(failureText(err)), Class: "error"}
 		return h.render(c, http.StatusUnprocessableEntity, d)
 	}
 }
 
+// failureText is the message id of why authorising failed: the errors'
+// own texts are English and for logs.
 func failureText(err error) string {
 	switch {
 	case errors.Is(err, person.ErrLocked):
-		return "The certificate is locked after too many wrong passwords. Ask for its password to be reset."
+		return "pin.fail.locked"
 	case errors.Is(err, person.ErrCertificateUnusable):
-		return "The certificate cannot be used: " + err.Error() + "."
+		return "pin.fail.unusable"
 	case errors.Is(err, batch.ErrNotAuthorizable), errors.Is(err, batch.ErrEmpty):
-		return "This request cannot be authorised now."
+		return "pin.fail.notnow"
 	}
-	return "Something went wrong. Try again later."
+	return "pin.fail.generic"
 }
 
 // preview serves a PDF task's document inline.
@@ -286,11 +312,11 @@ func (h *Handler) preview(c echo.Context) error {
 	ctx := c.Request().Context()
 	seq, err := strconv.Atoi(c.Param("seq"))
 	if err != nil {
-		return h.render(c, http.StatusNotFound, notFound())
+		return h.render(c, http.StatusNotFound, notFound(localizer(c)))
 	}
 	rc, err := h.batches.OpenInput(ctx, c.Param("hash"), seq)
 	if err != nil {
-		return h.render(c, http.StatusNotFound, notFound())
+		return h.render(c, http.StatusNotFound, notFound(localizer(c)))
 	}
 	defer rc.Close()
 	w := c.Response()

@@ -8,9 +8,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/vellum-sign/vellum/internal/i18n"
 	"github.com/vellum-sign/vellum/internal/person"
 	"github.com/vellum-sign/vellum/internal/validation"
-	"github.com/vellum-sign/vellum/internal/webpage"
 )
 
 // ResetPath is where the one-time password reset link points.
@@ -22,26 +22,18 @@ func ResetURL(publicURL, token string) string {
 }
 
 func (h *Handler) renderReset(c echo.Context, status int, d pageData) error {
-	w := c.Response()
-	webpage.SetHeaders(w.Header(), contentSecurityPolicy)
-	w.Header().Set(echo.HeaderContentType, "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := h.tmpl.ExecuteTemplate(w, "reset.html", d); err != nil {
-		h.log.Error("render reset page", "err", err)
-	}
-	return nil
+	return h.renderPage(c, status, "reset.html", d)
 }
 
-func resetGone(err error) pageData {
+func resetGone(l i18n.Localizer, err error) pageData {
 	if errors.Is(err, person.ErrPINResetExpired) {
-		return pageData{Title: "Link expired", Message: &message{Heading: "This link has expired",
-			Body: "Ask for a new password reset link.", Class: "error"}}
+		return msg(l, "pin.reset.expired.title", "pin.reset.expired.heading", "pin.reset.expired.body", "error")
 	}
-	return pageData{Title: "Not found", Message: &message{Heading: "No such link",
-		Body: "The link is wrong or was already used.", Class: "error"}}
+	return msg(l, "pin.notfound.title", "pin.reset.gone.heading", "pin.reset.gone.body", "error")
 }
 
 func (h *Handler) showReset(c echo.Context) error {
+	l := localizer(c)
 	token := c.QueryParam("uuid")
 	r, cert, err := h.persons.GetPINReset(c.Request().Context(), token)
 	if err != nil {
@@ -49,7 +41,7 @@ func (h *Handler) showReset(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, r.RedirectExpired)
 		}
 		if errors.Is(err, person.ErrPINResetExpired) || errors.Is(err, person.ErrPINResetUnknown) {
-			return h.renderReset(c, http.StatusNotFound, resetGone(err))
+			return h.renderReset(c, http.StatusNotFound, resetGone(l, err))
 		}
 		return err
 	}
@@ -57,7 +49,7 @@ func (h *Handler) showReset(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.renderReset(c, http.StatusOK, pageData{Title: "New password", Form: true, CSRF: tok,
+	return h.renderReset(c, http.StatusOK, pageData{L: l, Title: l.T("pin.reset.title"), Form: true, CSRF: tok,
 		Action:      ResetPath + "?uuid=" + url.QueryEscape(token),
 		Certificate: certView{Subject: cert.Subject, Issuer: cert.Issuer}})
 }
@@ -65,6 +57,7 @@ func (h *Handler) showReset(c echo.Context) error {
 func (h *Handler) submitReset(c echo.Context) error {
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForm)
+	l := localizer(c)
 	token := c.QueryParam("uuid")
 	reset, cert, err := h.persons.GetPINReset(r.Context(), token)
 	if err != nil {
@@ -72,49 +65,48 @@ func (h *Handler) submitReset(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, reset.RedirectExpired)
 		}
 		if errors.Is(err, person.ErrPINResetExpired) || errors.Is(err, person.ErrPINResetUnknown) {
-			return h.renderReset(c, http.StatusNotFound, resetGone(err))
+			return h.renderReset(c, http.StatusNotFound, resetGone(l, err))
 		}
 		return err
 	}
 	ck, cerr := r.Cookie(csrfCookie)
 	if !sameOrigin(r) || cerr != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.FormValue("csrf_token"))) != 1 {
-		return h.renderReset(c, http.StatusForbidden, pageData{Title: "Refused", Message: &message{Heading: "Request refused",
-			Body: "The form expired or did not come from this page. Open the link again.", Class: "error"}})
+		return h.renderReset(c, http.StatusForbidden, msg(l, "pin.refused.title", "pin.refused.heading", "pin.refused.body", "error"))
 	}
 	if r.FormValue("action") == "cancel" {
 		if reset.RedirectCancel != "" {
 			return c.Redirect(http.StatusSeeOther, reset.RedirectCancel)
 		}
-		return h.renderReset(c, http.StatusOK, pageData{Title: "Cancelled", Message: &message{Heading: "Cancelled",
-			Body: "The password was not changed. You can close this page."}})
+		return h.renderReset(c, http.StatusOK, msg(l, "pin.cancelled", "pin.cancelled", "pin.reset.cancelled", ""))
 	}
-	again := func(msg string) error {
+	again := func(text string) error {
 		tok, err := h.issueTokenAt(c, ResetPath)
 		if err != nil {
 			return err
 		}
-		return h.renderReset(c, http.StatusUnprocessableEntity, pageData{Title: "New password", Form: true, CSRF: tok, Error: msg,
+		return h.renderReset(c, http.StatusUnprocessableEntity, pageData{L: l, Title: l.T("pin.reset.title"), Form: true, CSRF: tok, Error: text,
 			Action:      ResetPath + "?uuid=" + url.QueryEscape(token),
 			Certificate: certView{Subject: cert.Subject, Issuer: cert.Issuer}})
 	}
 	pw := r.FormValue("password")
 	if pw != r.FormValue("password_confirm") {
-		return again("The two passwords differ.")
+		return again(l.T("pin.reset.differ"))
 	}
 	if _, err := h.persons.CompletePINReset(r.Context(), token, pw); err != nil {
 		var fe validation.Errors
 		if errors.As(err, &fe) && len(fe) > 0 {
-			return again("The password " + fe[0].Reason + ".")
+			// The reason is English, for API clients; the one rule a
+			// password has is its length and text.
+			return again(l.T("pin.reset.invalid", "min", person.MinPINLen, "max", person.MaxPINLen))
 		}
 		h.log.Info("PIN reset failed", "err", err)
 		if reset.RedirectError != "" {
 			return c.Redirect(http.StatusSeeOther, reset.RedirectError)
 		}
-		return h.renderReset(c, http.StatusUnprocessableEntity, resetGone(err))
+		return h.renderReset(c, http.StatusUnprocessableEntity, resetGone(l, err))
 	}
 	if reset.RedirectSuccess != "" {
 		return c.Redirect(http.StatusSeeOther, reset.RedirectSuccess)
 	}
-	return h.renderReset(c, http.StatusOK, pageData{Title: "Password set", Message: &message{Heading: "Password set",
-		Body: "The certificate's new password is set. You can close this page.", Class: "ok"}})
+	return h.renderReset(c, http.StatusOK, msg(l, "pin.reset.done", "pin.reset.done", "pin.reset.done.body", "ok"))
 }

@@ -11,37 +11,13 @@ import (
 	"testing"
 
 	"github.com/vellum-sign/vellum/internal/i18n"
+	"github.com/vellum-sign/vellum/internal/i18n/i18ntest"
 )
 
-// TestTemplates_EveryStringGoesThroughTheCatalogue strips the template
-// actions and the markup from every template: what is left is text a
-// person reads, and none may be there but the brand and symbols.
+// TestTemplates_EveryStringGoesThroughTheCatalogue: no text a person
+// reads is in a template but the brand and symbols.
 func TestTemplates_EveryStringGoesThroughTheCatalogue(t *testing.T) {
-	entries, err := templateFS.ReadDir("templates")
-	if err != nil {
-		t.Fatal(err)
-	}
-	actions := regexp.MustCompile(`(?s)\{\{.*?\}\}`)
-	tags := regexp.MustCompile(`(?s)<[^>]*>`)
-	allowed := strings.NewReplacer("Vellum", "", "PDF", "", "↗", "", "·", "")
-	for _, e := range entries {
-		b, err := templateFS.ReadFile("templates/" + e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := allowed.Replace(tags.ReplaceAllString(actions.ReplaceAllString(string(b), ""), " "))
-		if words := regexp.MustCompile(`\p{L}{2,}`).FindAllString(text, -1); len(words) > 0 {
-			t.Errorf("%s: text outside the catalogue: %v", e.Name(), words)
-		}
-	}
-	// The attributes people read (aria-label, title, placeholder, alt)
-	// too.
-	for _, e := range entries {
-		b, _ := templateFS.ReadFile("templates/" + e.Name())
-		for _, m := range regexp.MustCompile(`(aria-label|title|placeholder|alt)="([^"{]+)"`).FindAllStringSubmatch(string(b), -1) {
-			t.Errorf("%s: %s=%q is not from the catalogue", e.Name(), m[1], m[2])
-		}
-	}
+	i18ntest.EveryStringGoesThroughTheCatalogue(t, templateFS, "templates", "Vellum", "PDF", "↗", "·")
 }
 
 // TestScript_HasNoUserFacingLiterals: signer.js shows only catalogue

@@ -269,11 +269,8 @@ func documentMeta(l i18n.Localizer, pages int, size int64) string {
 	if pages > 0 {
 		parts = append(parts, l.N("sign.doc.pages", pages))
 	}
-	switch {
-	case size >= 1<<20:
-		parts = append(parts, l.T("size.mb", "n", l.Decimal(float64(size)/(1<<20), 1)))
-	case size > 0:
-		parts = append(parts, l.T("size.kb", "n", l.Number((size+1023)/1024)))
+	if size > 0 {
+		parts = append(parts, l.Size(size))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -13,6 +13,26 @@ import (
 	"github.com/vellum-sign/vellum/internal/batch"
 )
 
+// send makes a request of the PIN pages with c, posting form when it is
+// not nil, and returns the response and its body.
+func send(t *testing.T, c *http.Client, method, u string, form url.Values, h map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(form.Encode()))
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(b)
+}
+
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([0-9a-f]+)"`)
 
 // page is a browser-like client of the PIN pages, with cookies and no
@@ -104,18 +124,7 @@ func TestPINPage_FormNeedsItsTokenAndCountsWrongPINs(t *testing.T) {
 	c := page(t)
 	tok := getForm(t, c, u)
 	post := func(form url.Values, h map[string]string) (*http.Response, string) {
-		req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range h {
-			req.Header.Set(k, v)
-		}
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		return res, string(b)
+		return send(t, c, http.MethodPost, u, form, h)
 	}
 	if res, _ := post(url.Values{"csrf_token": {tok}, "password": {"pin-123456"}, "action": {"sign"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site post: %d", res.StatusCode)
@@ -124,7 +133,7 @@ func TestPINPage_FormNeedsItsTokenAndCountsWrongPINs(t *testing.T) {
 		t.Fatalf("post without the token: %d", res.StatusCode)
 	}
 	res, body := post(url.Values{"csrf_token": {tok}, "password": {"wrong-pin"}, "action": {"sign"}}, nil)
-	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "4 attempt(s) left") {
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "4 attempts left") {
 		t.Fatalf("wrong PIN: %d %s", res.StatusCode, body)
 	}
 	tok = csrfField.FindStringSubmatch(body)[1]
@@ -136,5 +145,43 @@ func TestPINPage_FormNeedsItsTokenAndCountsWrongPINs(t *testing.T) {
 	}
 	if res, _ := http.Get(env.server.URL + "/pin/0123456789abcdef0123456789abcdef"); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown batch: %d", res.StatusCode)
+	}
+}
+
+// TestPINPage_SpeaksTheBrowsersLanguage: Accept-Language cs gets the PIN
+// page, its wrong-password message and the reset page in Czech.
+func TestPINPage_SpeaksTheBrowsersLanguage(t *testing.T) {
+	tn := newTenant(t)
+	p, _ := tn.person(t, "pin-123456")
+	r := call(t, http.MethodPost, "/api/sign/pkcs7", tn.secret, "", `{"personUniqueId":"`+p.UniqueID+`","base64Data":"TG9yZW0=","name":"a.txt"}`)
+	u := env.server.URL + "/pin/" + r.body["hash"].(string)
+	c := page(t)
+	do := func(method, u string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		return send(t, c, method, u, form, map[string]string{"Accept-Language": "cs-CZ,cs;q=0.9,en;q=0.5"})
+	}
+	res, body := do(http.MethodGet, u, nil)
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Language") != "cs" || !strings.Contains(body, `<html lang="cs">`) {
+		t.Fatalf("page language: %d %q %s", res.StatusCode, res.Header.Get("Content-Language"), body)
+	}
+	for _, phrase := range []string{"Pro podepsání zadejte heslo ke svému certifikátu", "1 položka k podpisu", "Heslo k certifikátu",
+		"Vzdálené podepisování Vellum", "1 kB", " UTC</dd>"} {
+		if !strings.Contains(body, phrase) {
+			t.Errorf("Czech PIN page lacks %q", phrase)
+		}
+	}
+	for _, english := range []string{"Enter your", "Certificate password", "to sign", "Valid until", "bytes"} {
+		if strings.Contains(body, english) {
+			t.Errorf("Czech PIN page carries English %q", english)
+		}
+	}
+	tok := csrfField.FindStringSubmatch(body)[1]
+	res, body = do(http.MethodPost, u, url.Values{"csrf_token": {tok}, "password": {"wrong-pin"}, "action": {"sign"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Nesprávné heslo. Do zablokování certifikátu vám zbývají 4 pokusy.") {
+		t.Errorf("Czech wrong-PIN message: %d %s", res.StatusCode, body)
+	}
+	res, body = do(http.MethodGet, env.server.URL+"/pin/reset-password?uuid=no-such-link", nil)
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(body, `<html lang="cs">`) || !strings.Contains(body, "Odkaz neexistuje") {
+		t.Errorf("Czech reset page: %d %s", res.StatusCode, body)
 	}
 }
